@@ -1,0 +1,2 @@
+/* deliver.c: placeholder, being written. */
+#include "config.h"

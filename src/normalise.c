@@ -1,0 +1,2 @@
+/* normalise.c: placeholder, being written. */
+#include "config.h"

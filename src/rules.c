@@ -1,0 +1,2 @@
+/* rules.c: placeholder, being written. */
+#include "config.h"
