@@ -1,1 +1,24 @@
-/* route.h: placeholder */
+/* route.h: which desks a report goes to. Pure. */
+#ifndef BART_ROUTE_H
+#define BART_ROUTE_H
+
+#include <stddef.h>
+
+#include "conf.h"
+#include "rules.h"
+
+struct route_input {
+	const char	*category;
+	enum urgency	 urgency;
+	const char	*neighbourhood;
+	const char	*room;
+};
+
+/* Fills desks (at most max, de-duplicated, pointers into cfg) following
+ * the ordered routes: first match wins unless it says continue. Returns
+ * the count. *matched gets the index of the first route that matched, or
+ * -1 when none did. */
+size_t route_report(const struct config *cfg, const struct route_input *in,
+    const char **desks, size_t max, int *matched);
+
+#endif

@@ -51,4 +51,52 @@ int store_chat_add(struct store *s, enum network net, const char *account,
     const char *room, const char *body, const char *reply_to,
     const char *txn_id);
 
+/* Desk outbox. */
+struct outbox_item {
+	int64_t		 id;
+	char		*report_id;
+	char		*desk;
+	char		*report_json;
+	char		*state;		/* pending, delivered, dead */
+	int		 attempts;
+	int64_t		 next_at;	/* Unix ms */
+	char		*last_error;
+	enum network	 network;	/* where the report came from */
+	char		*account;
+	char		*room;
+	char		*msgid;
+};
+/* Frees the items and the array. */
+void store_outbox_free(struct outbox_item *items, size_t n);
+/* Pending items due at now (next_at <= now), oldest first, at most max,
+ * into *out (caller frees with store_outbox_free). Count or -1. */
+int store_outbox_due(struct store *s, int64_t now, struct outbox_item **out,
+    size_t max);
+/* Every item (state NULL) or those in one state, for operators. */
+int store_outbox_list(struct store *s, const char *state,
+    struct outbox_item **out, size_t max);
+/* Earliest next_at of a pending item, or -1 if none. */
+int64_t store_outbox_next_at(struct store *s);
+/* Marks delivered and, in the same transaction, queues the room notice
+ * (body, txn_id; NULL body = none) for the room the report came from. */
+int store_outbox_delivered(struct store *s, int64_t id, int64_t now,
+    const char *notice, const char *txn_id);
+int store_outbox_retry(struct store *s, int64_t id, int attempts,
+    int64_t next_at, const char *error);
+int store_outbox_dead(struct store *s, int64_t id, int attempts,
+    const char *error);
+/* Operator: dead or pending item back to pending now (retry) or to
+ * dropped. Returns rows changed or -1. */
+int store_outbox_set_retry(struct store *s, int64_t id, int64_t now);
+int store_outbox_drop(struct store *s, int64_t id);
+
+/* Counts for status displays: reports, pending, delivered, dead. */
+struct store_counts {
+	int64_t	reports, pending, delivered, dead, chat_pending;
+};
+int store_counts(struct store *s, struct store_counts *c);
+
+/* Deletes reports older than before (Unix ms) and what hangs off them. */
+int store_expire(struct store *s, int64_t before);
+
 #endif
