@@ -30,6 +30,11 @@ struct message {
 					 * position-only event */
 	size_t		 textlen;
 	int		 history;	/* came from the archive (catch-up) */
+	const char	*neighbourhood;	/* optional: the configured room's
+					 * neighbourhood id (points into the
+					 * config, not freed); the core looks
+					 * it up by room when NULL. Matrix sets
+					 * it for rooms configured by alias. */
 };
 
 /* Frees the message and everything it owns. */
