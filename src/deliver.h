@@ -1,1 +1,52 @@
-/* deliver.h: placeholder */
+/* deliver.h: the delivery thread. It takes due rows from the desk outbox,
+ * sends them with libcurl multi through the desk's backend, and records
+ * the outcome: delivered (and a notice for the room), retry later with
+ * backoff, or dead-letter. At-least-once, the report id as idempotency
+ * key. */
+#ifndef BART_DELIVER_H
+#define BART_DELIVER_H
+
+#include <stdatomic.h>
+
+#include <curl/curl.h>
+
+#include "conf.h"
+#include "store.h"
+
+struct deliver_env {
+	const struct config	*cfg;
+	const char		*db_path;
+	atomic_int		*stopping;
+	CURLM			*multi;		/* set by the thread; used by
+						 * deliver_wake */
+	atomic_int		 ready;
+};
+
+/* What a backend does with the result of one attempt. */
+enum deliver_outcome { DELIVER_OK, DELIVER_RETRY, DELIVER_DEAD };
+
+/* A desk backend: prepares one request for an outbox item. */
+struct desk_backend {
+	const char	*type;
+	/* Sets up h (URL, body, headers) for item; *hdrs and *body are
+	 * freed by the caller after the transfer. 0, or -1 with *error set
+	 * (caller frees) when the item can never be sent (dead-letter). */
+	int		(*prepare)(const struct cfg_desk *desk,
+			    const struct outbox_item *item, CURL *h,
+			    struct curl_slist **hdrs, char **body,
+			    char **error);
+	/* Classifies a finished transfer. */
+	enum deliver_outcome (*classify)(CURLcode rc, long status);
+};
+
+extern const struct desk_backend desk_webhook;
+
+/* Thread body; arg is a struct deliver_env. Returns when *stopping. */
+void *deliver_thread(void *arg);
+/* Wakes the thread (new outbox rows); safe from any thread. */
+void deliver_wake(struct deliver_env *env);
+
+/* Text told to the room once a desk accepted a report. Caller frees. */
+char *deliver_notice(const struct cfg_desk *desk, const char *report_id);
+
+#endif
