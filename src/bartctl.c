@@ -2,10 +2,18 @@
 #include "config.h"
 
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "bartctl.h"
+#include "conf.h"
+#include "control.h"
 #include "log.h"
+#include "store.h"
+#include "util.h"
+
+#define DEFAULT_CONFIG	"/etc/bart/bart.yaml"
 
 static void
 usage(void)
@@ -13,19 +21,207 @@ usage(void)
 	fprintf(stderr,
 	    "usage: bartctl rules check DIR\n"
 	    "       bartctl rules test [--json] DIR FILE\n"
-	    "       bartctl rules explain DIR TEXT\n");
+	    "       bartctl rules explain DIR TEXT\n"
+	    "       bartctl [-c FILE] rules stats\n"
+	    "       bartctl [-c FILE] reload | status | desks\n"
+	    "       bartctl [-c FILE] outbox list [pending|delivered|dead]\n"
+	    "       bartctl [-c FILE] outbox retry ID|dead\n"
+	    "       bartctl [-c FILE] outbox drop ID\n"
+	    "The configuration is -c FILE, else $BART_CONFIG, else "
+	    DEFAULT_CONFIG ".\n");
+}
+
+static struct config *
+load_config(const char *file)
+{
+	struct diag d = { 0 };
+	struct config *cfg;
+
+	if (file == NULL)
+		file = getenv("BART_CONFIG");
+	if (file == NULL)
+		file = DEFAULT_CONFIG;
+	cfg = config_load(file, &d);
+	if (d.nerrors)
+		diag_print(&d, stderr);
+	diag_free(&d);
+	return cfg;
+}
+
+static struct store *
+open_store(const struct config *cfg)
+{
+	char *path = xasprintf("%s/bart.db", cfg->state_dir), *err = NULL;
+	struct store *st;
+
+	if (access(path, F_OK) == -1) {
+		fprintf(stderr, "bartctl: %s does not exist (has bartd run "
+		    "yet?)\n", path);
+		free(path);
+		return NULL;
+	}
+	if ((st = store_open(path, &err)) == NULL) {
+		fprintf(stderr, "bartctl: %s\n", err);
+		free(err);
+	}
+	free(path);
+	return st;
+}
+
+static int
+control(const struct config *cfg, const char *cmd)
+{
+	char *path = xasprintf("%s/bartd.sock", cfg->state_dir);
+	int rc = control_request(path, cmd);
+
+	free(path);
+	return rc;
+}
+
+static void
+print_items(const struct outbox_item *it, int n)
+{
+	printf("%-6s %-36s %-16s %-9s %-8s %-20s %s\n", "id", "report",
+	    "desk", "state", "attempts", "next attempt", "last error");
+	for (int i = 0; i < n; i++) {
+		char ts[40] = "-";
+		if (strcmp(it[i].state, "pending") == 0)
+			fmt_time_ms(it[i].next_at, ts, sizeof(ts));
+		printf("%-6lld %-36s %-16s %-9s %-8d %-20.20s %s\n",
+		    (long long)it[i].id, it[i].report_id, it[i].desk,
+		    it[i].state, it[i].attempts, ts,
+		    it[i].last_error ? it[i].last_error : "");
+	}
+}
+
+static int
+cmd_outbox(const struct config *cfg, int argc, char **argv)
+{
+	struct store *st;
+	struct outbox_item *items;
+	int n, rc = 0;
+
+	if (argc < 2) {
+		usage();
+		return 2;
+	}
+	if ((st = open_store(cfg)) == NULL)
+		return 1;
+	if (strcmp(argv[1], "list") == 0) {
+		n = store_outbox_list(st, argc > 2 ? argv[2] : NULL, &items,
+		    100000);
+		if (n < 0)
+			rc = 1;
+		else {
+			print_items(items, n);
+			store_outbox_free(items, (size_t)n);
+		}
+	} else if (strcmp(argv[1], "retry") == 0 && argc == 3 &&
+	    strcmp(argv[2], "dead") == 0) {
+		n = store_outbox_list(st, "dead", &items, 100000);
+		for (int i = 0; i < n; i++)
+			store_outbox_set_retry(st, items[i].id, now_ms());
+		printf("%d dead deliveries queued again\n", n < 0 ? 0 : n);
+		if (n > 0)
+			store_outbox_free(items, (size_t)n);
+	} else if ((strcmp(argv[1], "retry") == 0 ||
+	    strcmp(argv[1], "drop") == 0) && argc == 3) {
+		char *end;
+		long long id = strtoll(argv[2], &end, 10);
+		if (*end || id <= 0) {
+			fprintf(stderr, "bartctl: '%s' is not an outbox id\n",
+			    argv[2]);
+			rc = 1;
+		} else {
+			n = argv[1][0] == 'r' ? store_outbox_set_retry(st, id,
+			    now_ms()) : store_outbox_drop(st, id);
+			if (n != 1) {
+				fprintf(stderr, "bartctl: no pending or dead "
+				    "delivery with id %lld\n", id);
+				rc = 1;
+			} else
+				printf("%s %lld\n", argv[1][0] == 'r' ?
+				    "queued again:" : "dropped:", id);
+		}
+	} else {
+		usage();
+		rc = 2;
+	}
+	store_close(st);
+	return rc;
+}
+
+static int
+cmd_desks(const struct config *cfg)
+{
+	struct store *st = open_store(cfg);
+	struct outbox_item *items;
+	int n;
+
+	if (st == NULL)
+		return 1;
+	n = store_outbox_list(st, NULL, &items, 1000000);
+	printf("%-16s %-8s %9s %9s %5s  %s\n", "desk", "type", "delivered",
+	    "pending", "dead", "last error");
+	for (size_t d = 0; d < cfg->ndesks; d++) {
+		int del = 0, pend = 0, dead = 0;
+		const char *lasterr = "";
+		for (int i = 0; i < n; i++) {
+			if (strcmp(items[i].desk, cfg->desks[d].id) != 0)
+				continue;
+			if (strcmp(items[i].state, "delivered") == 0)
+				del++;
+			else if (strcmp(items[i].state, "pending") == 0) {
+				pend++;
+				if (items[i].last_error)
+					lasterr = items[i].last_error;
+			} else if (strcmp(items[i].state, "dead") == 0)
+				dead++;
+		}
+		printf("%-16s %-8s %9d %9d %5d  %s\n", cfg->desks[d].id,
+		    "webhook", del, pend, dead, lasterr);
+	}
+	if (n > 0)
+		store_outbox_free(items, (size_t)n);
+	store_close(st);
+	return 0;
 }
 
 int
 main(int argc, char **argv)
 {
+	const char *cfgfile = NULL;
+	struct config *cfg;
+	int rc;
+
 	log_init("bartctl", LOG_LVL_WARN);
+	if (argc >= 3 && strcmp(argv[1], "-c") == 0) {
+		cfgfile = argv[2];
+		argc -= 2;
+		argv += 2;
+	}
 	if (argc < 2) {
 		usage();
 		return 2;
 	}
-	if (strcmp(argv[1], "rules") == 0)
+	if (strcmp(argv[1], "rules") == 0 &&
+	    !(argc == 3 && strcmp(argv[2], "stats") == 0))
 		return cmd_rules(argc - 1, argv + 1);
-	usage();
-	return 2;
+	if ((cfg = load_config(cfgfile)) == NULL)
+		return 1;
+	if (strcmp(argv[1], "rules") == 0)
+		rc = control(cfg, "stats");
+	else if (strcmp(argv[1], "reload") == 0 ||
+	    strcmp(argv[1], "status") == 0)
+		rc = control(cfg, argv[1]);
+	else if (strcmp(argv[1], "outbox") == 0)
+		rc = cmd_outbox(cfg, argc - 1, argv + 1);
+	else if (strcmp(argv[1], "desks") == 0)
+		rc = cmd_desks(cfg);
+	else {
+		usage();
+		rc = 2;
+	}
+	config_free(cfg);
+	return rc;
 }
