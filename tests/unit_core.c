@@ -1,0 +1,229 @@
+/* unit_core.c: routing, report JSON, the store's transactions and
+ * dedup, the spoed notice: the daemon's pipeline without any server. */
+#include "config.h"
+
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include <jansson.h>
+
+#include "conf.h"
+#include "pipeline.h"
+#include "report.h"
+#include "route.h"
+#include "rules.h"
+#include "store.h"
+#include "tap.h"
+#include "util.h"
+
+static struct config *
+load(const char *name)
+{
+	struct diag d = { 0 };
+	char *path = xasprintf("%s/tests/conf/%s", getenv("top_srcdir") ?
+	    getenv("top_srcdir") : "..", name);
+	struct config *cfg = config_load(path, &d);
+
+	diag_print(&d, stdout);
+	diag_free(&d);
+	free(path);
+	return cfg;
+}
+
+static struct message *
+msg(const char *room, const char *id, const char *pos, const char *text)
+{
+	struct message *m = xcalloc(1, sizeof(*m));
+
+	m->network = NET_XMPP;
+	m->account = xstrdup("bart@localhost");
+	m->room = xstrdup(room);
+	m->msgid = id ? xstrdup(id) : NULL;
+	m->position = pos ? xstrdup(pos) : NULL;
+	m->sender = xstrdup("oost@conference.localhost/Anna");
+	m->ts = 1700000000123LL;
+	if (text) {
+		m->text = xstrdup(text);
+		m->textlen = strlen(text);
+	}
+	return m;
+}
+
+static void
+test_routes(const struct config *cfg)
+{
+	const char *desks[8];
+	struct route_input in = { "inbraak", URG_SPOED, "oost", NULL };
+	int matched;
+	size_t n;
+
+	n = route_report(cfg, &in, desks, 8, &matched);
+	is_int(n, 1, "spoed inbraak goes to one desk");
+	is_str(n ? desks[0] : NULL, "politie-spoed", "... the control room");
+	in.urgency = URG_NORMAAL;
+	n = route_report(cfg, &in, desks, 8, &matched);
+	is_str(n ? desks[0] : NULL, "politie", "normaal inbraak: police desk");
+	in.category = "openbare-ruimte";
+	n = route_report(cfg, &in, desks, 8, &matched);
+	is_str(n ? desks[0] : NULL, "gemeente",
+	    "openbare-ruimte: municipality");
+	in.urgency = URG_INFO;
+	n = route_report(cfg, &in, desks, 8, &matched);
+	is_int(n, 0, "info goes nowhere");
+	is_int(matched, -1, "... because no route matches");
+}
+
+static void
+test_report(const struct config *cfg)
+{
+	struct message *m = msg("oost@conference.localhost", "s1", "s1",
+	    "Ze breken nu in bij nr 12!");
+	struct rule_hit hit = { "inbraak-nu", "Inbraak nu", "inbraak",
+	    URG_SPOED, 5, 0, 1, NULL };
+	struct span sp = { 3, 9 };
+	struct decision d = { "inbraak", URG_SPOED, 5, 1, &hit, NULL };
+	struct report *r;
+	json_t *o, *v;
+	char pseudo[65];
+
+	hit.spans = &sp;
+	r = report_build(cfg, m, &d, 1700000001000LL);
+	ok(r != NULL, "a report is built");
+	o = json_loads(r->json, 0, NULL);
+	ok(o != NULL, "its JSON parses");
+	is_int(json_integer_value(json_object_get(o, "schema_version")), 1,
+	    "schema_version 1");
+	is_str(json_string_value(json_object_get(o, "id")), r->id,
+	    "id is the report id");
+	is_int(strlen(r->id), 36, "id is a UUID");
+	is_str(json_string_value(json_object_get(o, "category")), "inbraak",
+	    "category");
+	is_str(json_string_value(json_object_get(o, "urgency")), "spoed",
+	    "urgency");
+	is_str(json_string_value(json_object_get(o, "observed_at")),
+	    "2023-11-14T22:13:20.123Z", "observed_at from the chat time");
+	v = json_object_get(o, "neighbourhood");
+	is_str(json_string_value(json_object_get(v, "name")), "Oost",
+	    "neighbourhood from the room");
+	report_pseudonym(cfg, NET_XMPP, m->sender, pseudo);
+	is_str(json_string_value(json_object_get(o, "sender")), pseudo,
+	    "sender is the pseudonym");
+	ok(strstr(r->json, "Anna") == NULL, "the sender's nick is not in it");
+	v = json_array_get(json_object_get(json_array_get(json_object_get(o,
+	    "rules"), 0), "spans"), 0);
+	is_str(json_string_value(json_object_get(v, "text")), "breken",
+	    "matched span names the original words");
+	is_str(json_string_value(json_array_get(json_object_get(o, "desks"),
+	    0)), "politie-spoed", "desk chosen by the routes");
+	json_decref(o);
+	report_free(r);
+	message_free(m);
+}
+
+static void
+test_store(const struct config *cfg)
+{
+	char dir[] = "/tmp/bart-unit-XXXXXX";
+	char *path, *err = NULL, *pos;
+	struct store *st;
+	struct message *m;
+	struct report *r;
+	struct rule_hit hit = { "x", "x", "geweld", URG_SPOED, 5, 0, 0, NULL };
+	struct decision d = { "geweld", URG_SPOED, 5, 1, &hit, NULL };
+	struct chat_notice cn = { "bel 112", "spoed-1", "s2" };
+	struct outbox_item *items;
+	struct chat_out **rows;
+	int n;
+
+	ok(mkdtemp(dir) != NULL, "temp dir");
+	path = xasprintf("%s/bart.db", dir);
+	st = store_open(path, &err);
+	ok(st != NULL, "store opens");
+	m = msg("oost@conference.localhost", "s2", "p2", "vechtpartij");
+	r = report_build(cfg, m, &d, now_ms());
+	is_int(store_commit(st, m, &r, 1, &cn, 1), 0, "commit");
+	pos = store_position_get(st, NET_XMPP, m->account, m->room);
+	is_str(pos, "p2", "position committed with the report");
+	free(pos);
+	is_int(store_seen(st, NET_XMPP, m->room, "s2"), 1,
+	    "message id remembered for dedup");
+	is_int(store_seen(st, NET_XMPP, m->room, "s3"), 0, "others are not");
+	n = store_outbox_due(st, now_ms(), &items, 10);
+	is_int(n, 1, "one delivery due");
+	is_str(n == 1 ? items[0].desk : NULL, "politie-spoed", "to the desk");
+	is_str(n == 1 ? items[0].report_id : NULL, r->id, "of the report");
+	ok(n == 1 && store_outbox_retry(st, items[0].id, 1, now_ms() + 60000,
+	    "HTTP 503") == 0, "retry later");
+	store_outbox_free(items, (size_t)n);
+	is_int(store_outbox_due(st, now_ms(), &items, 10), 0,
+	    "nothing due while backing off");
+	ok(store_outbox_next_at(st) > now_ms(), "next attempt in the future");
+	n = store_chat_pending(st, NET_XMPP, m->account, &rows, 10);
+	is_int(n, 1, "the spoed notice waits for the room");
+	is_str(n == 1 ? rows[0]->body : NULL, "bel 112", "its text");
+	for (int i = 0; i < n; i++) {
+		store_chat_sent(st, rows[i]->id);
+		chat_out_free(rows[i]);
+	}
+	free(rows);
+	is_int(store_chat_pending(st, NET_XMPP, m->account, &rows, 10), 0,
+	    "sent notices are not sent again");
+	free(rows);
+	report_free(r);
+	message_free(m);
+
+	/* A message that matches nothing moves the position only. */
+	m = msg("oost@conference.localhost", "s4", "p4", "gezellig");
+	is_int(store_commit(st, m, NULL, 0, NULL, 0), 0, "position-only");
+	pos = store_position_get(st, NET_XMPP, m->account, m->room);
+	is_str(pos, "p4", "position moved");
+	free(pos);
+	is_int(store_seen(st, NET_XMPP, m->room, "s4"), 0,
+	    "unmatched messages leave no trace but the position");
+	message_free(m);
+	store_close(st);
+	unlink(path);
+	free(path);
+	path = xasprintf("%s/bart.db-wal", dir);
+	unlink(path);
+	free(path);
+	path = xasprintf("%s/bart.db-shm", dir);
+	unlink(path);
+	free(path);
+	rmdir(dir);
+}
+
+static void
+test_notice(const struct config *cfg)
+{
+	struct report r = { "0123456789abcdef", "inbraak", URG_SPOED, NULL, 0,
+	    NULL };
+	char *desks[] = { "politie-spoed" };
+	char *s;
+
+	r.desks = desks;
+	r.ndesks = 1;
+	s = pipeline_spoed_notice(cfg, &r);
+	ok(strstr(s, "112") != NULL, "spoed notice says to call 112");
+	ok(strstr(s, "ref 01234567") != NULL, "and gives the reference");
+	ok(strstr(s, "doorgezet naar") == NULL,
+	    "and does not claim it was delivered");
+	free(s);
+}
+
+int
+main(void)
+{
+	struct config *cfg = load("good.yaml");
+
+	ok(cfg != NULL, "good.yaml loads");
+	if (cfg == NULL)
+		return done_testing();
+	test_routes(cfg);
+	test_report(cfg);
+	test_store(cfg);
+	test_notice(cfg);
+	config_free(cfg);
+	return done_testing();
+}
