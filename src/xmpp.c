@@ -700,14 +700,22 @@ static void
 send_chat(struct xc *xc, struct room *r, const struct chat_out *c)
 {
 	xmpp_stanza_t *m, *el;
+	const char *reply;
 
 	m = xmpp_message_new(xc->ctx, "groupchat", r->jid, c->txn_id);
 	xmpp_message_set_body(m, c->body);
 	el = add_el(xc->ctx, m, "origin-id", NS_SID);
 	xmpp_stanza_set_attribute(el, "id", c->txn_id);
-	if (c->reply_to != NULL) {
+	/* XEP-0461 in a room refers to the room's stanza-id; our msgids
+	 * without one are "msgid:<id attribute>" or a local uuid. */
+	reply = c->reply_to;
+	if (reply != NULL && strncmp(reply, "msgid:", 6) == 0)
+		reply += 6;
+	else if (reply != NULL && strncmp(reply, "local:", 6) == 0)
+		reply = NULL;
+	if (reply != NULL && *reply != '\0') {
 		el = add_el(xc->ctx, m, "reply", NS_REPLY);
-		xmpp_stanza_set_attribute(el, "id", c->reply_to);
+		xmpp_stanza_set_attribute(el, "id", reply);
 	}
 	xmpp_send(xc->conn, m);
 	xmpp_stanza_release(m);

@@ -262,6 +262,39 @@ def write_secret(path, secret):
     return path
 
 
+DESKS = ("politie-spoed", "politie", "gemeente")
+
+
+def bart_config(dir, rules_dir, desk_url, xmpp=(), matrix=(),
+                neighbourhoods=None, desks=None, routes=None,
+                log_level="debug", name="bart.yaml", **extra):
+    """Writes DIR/NAME for bartd: state under DIR/state, a fresh HMAC key,
+    neighbourhood "testwijk", the three default desks as webhooks at
+    DESK_URL + desk id (one DeskReceiver tells them apart by path), the
+    default routes unless routes is given. xmpp/matrix are lists of
+    account dicts as in contrib/bart.yaml. Returns the path."""
+    hmac = write_secret(os.path.join(dir, "hmac.key"), uuid4() + uuid4())
+    cfg = {
+        "state_dir": os.path.join(dir, "state"),
+        "rules_dir": rules_dir,
+        "hmac_key_file": hmac,
+        "log_level": log_level,
+        "neighbourhoods": neighbourhoods or
+        [{"id": "testwijk", "name": "Testwijk"}],
+        "desks": desks or [{"id": d, "name": d, "type": "webhook",
+                            "url": desk_url + d, "timeout": 5}
+                           for d in DESKS],
+    }
+    if xmpp:
+        cfg["xmpp"] = list(xmpp)
+    if matrix:
+        cfg["matrix"] = list(matrix)
+    if routes:
+        cfg["routes"] = routes
+    cfg.update(extra)
+    return write_yaml(os.path.join(dir, name), cfg)
+
+
 # ---------------------------------------------------------------- bartd
 
 class Bartd:

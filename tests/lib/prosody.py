@@ -135,6 +135,23 @@ class Prosody:
         self.stop()
         self.start()
 
+    def bart_account(self, user, password, rooms, neighbourhood="testwijk",
+                     **kw):
+        """An XMPP account entry for barttest.bart_config: registers
+        USER, writes the password file, plaintext on loopback, short
+        pings. kw overrides keys (nick, ping_interval, ...)."""
+        self.register(user, password)
+        pw = barttest.write_secret(os.path.join(self.dir, user + ".pass"),
+                                   password)
+        acct = {"id": "xmpp-" + user, "jid": self.jid(user),
+                "password_file": pw, "host": "127.0.0.1", "port": self.port,
+                "tls": "plaintext", "nick": "bart", "ping_interval": 5,
+                "ping_timeout": 5,
+                "rooms": [{"id": r, "neighbourhood": neighbourhood}
+                          for r in rooms]}
+        acct.update(kw)
+        return acct
+
     def register(self, user, password):
         subprocess.run([self.ctl, "--config", self.config, "register", user,
                         self.domain, password], check=True,
