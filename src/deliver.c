@@ -13,27 +13,35 @@
 #define DELIVER_BACKOFF_BASE	1000
 #define DELIVER_BACKOFF_CAP	(5 * 60 * 1000)
 #define DELIVER_ERRLEN		200
+#define DELIVER_RESP_MAX	(64 * 1024)
 
 struct inflight {
-	int64_t			 id;
-	char			*report_id;
-	char			*desk;
+	struct outbox_item	 item;		/* id, report, desk, version */
 	int			 attempts;
 	CURL			*h;
 	struct curl_slist	*hdrs;
 	char			*body;
+	curl_mime		*mime;
+	struct buf		 resp;		/* capped response body */
 	const struct cfg_desk	*cfg;
 	const struct desk_backend *backend;
 	int64_t			 retry_after;	/* ms from a 429/503 */
 };
 
-/* Response bodies are not needed: discard them, capped by nothing. */
+static void deliver_local(struct store *, const struct cfg_desk *,
+    const struct outbox_item *);
+
+/* Keeps the first DELIVER_RESP_MAX bytes of a response body. */
 static size_t
-discard(char *p, size_t sz, size_t n, void *arg)
+keep_body(char *p, size_t sz, size_t n, void *arg)
 {
-	(void)p;
-	(void)arg;
-	return sz * n;
+	struct inflight *f = arg;
+	size_t len = sz * n;
+
+	if (f->resp.len < DELIVER_RESP_MAX)
+		buf_append(&f->resp, p, len < DELIVER_RESP_MAX - f->resp.len ?
+		    len : DELIVER_RESP_MAX - f->resp.len);
+	return len;
 }
 
 static size_t
@@ -52,11 +60,14 @@ header_cb(char *p, size_t sz, size_t n, void *arg)
 
 static int
 webhook_prepare(const struct cfg_desk *desk, const struct outbox_item *item,
-    CURL *h, struct curl_slist **hdrs, char **body, char **error)
+    CURL *h, struct curl_slist **hdrs, char **body, curl_mime **mime,
+    char **error)
 {
 	char *hdr;
 
-	*body = report_desk_payload(item->report_json, desk->id, "new");
+	(void)mime;
+	*body = report_desk_payload(item->report_json, desk->id,
+	    item->status ? item->status : "new");
 	if (*body == NULL) {
 		*error = xstrdup("stored report is not valid JSON");
 		return -1;
@@ -81,8 +92,8 @@ webhook_prepare(const struct cfg_desk *desk, const struct outbox_item *item,
 	return 0;
 }
 
-static enum deliver_outcome
-http_classify(CURLcode rc, long status)
+enum deliver_outcome
+deliver_http_outcome(CURLcode rc, long status)
 {
 	if (rc != CURLE_OK)
 		return DELIVER_RETRY;	/* timeouts, refused, reset, TLS */
@@ -93,8 +104,19 @@ http_classify(CURLcode rc, long status)
 	return DELIVER_DEAD;
 }
 
+static enum deliver_outcome
+webhook_classify(const struct cfg_desk *desk, CURLcode rc, long status,
+    const char *resp, size_t resplen, char **remote_ref)
+{
+	(void)desk;
+	(void)resp;
+	(void)resplen;
+	(void)remote_ref;
+	return deliver_http_outcome(rc, status);
+}
+
 const struct desk_backend desk_webhook = {
-	"webhook", webhook_prepare, http_classify
+	"webhook", webhook_prepare, webhook_classify, NULL
 };
 
 static const struct desk_backend *
@@ -125,9 +147,11 @@ inflight_free(struct inflight *f)
 	if (f->h)
 		curl_easy_cleanup(f->h);
 	curl_slist_free_all(f->hdrs);
+	curl_mime_free(f->mime);
+	buf_free(&f->resp);
 	free(f->body);
-	free(f->report_id);
-	free(f->desk);
+	free(f->item.report_id);
+	free(f->item.desk);
 	free(f);
 }
 
@@ -135,7 +159,7 @@ static int
 is_inflight(struct inflight **fl, size_t n, int64_t id)
 {
 	for (size_t i = 0; i < n; i++)
-		if (fl[i] && fl[i]->id == id)
+		if (fl[i] && fl[i]->item.id == id)
 			return 1;
 	return 0;
 }
@@ -169,17 +193,22 @@ start_due(struct deliver_env *env, struct store *st, CURLM *multi,
 			    "dead-lettered", it->report_id, it->desk);
 			continue;
 		}
+		if (backend_for(desk)->local != NULL) {
+			deliver_local(st, desk, it);
+			continue;
+		}
 		f = xcalloc(1, sizeof(*f));
-		f->id = it->id;
-		f->report_id = xstrdup(it->report_id);
-		f->desk = xstrdup(it->desk);
+		f->item.id = it->id;
+		f->item.report_id = xstrdup(it->report_id);
+		f->item.desk = xstrdup(it->desk);
+		f->item.version = it->version;
 		f->attempts = it->attempts + 1;
 		f->cfg = desk;
 		f->backend = backend_for(desk);
 		if ((f->h = curl_easy_init()) == NULL)
 			fatalx("curl_easy_init");
 		if (f->backend->prepare(desk, it, f->h, &f->hdrs, &f->body,
-		    &error) == -1) {
+		    &f->mime, &error) == -1) {
 			log_warnx("report %s to %s: %s; dead-lettered",
 			    it->report_id, it->desk, error);
 			store_outbox_dead(st, it->id, f->attempts, error);
@@ -197,10 +226,12 @@ start_due(struct deliver_env *env, struct store *st, CURLM *multi,
 		    (long)(desk->timeout < 10 ? desk->timeout : 10));
 		curl_easy_setopt(f->h, CURLOPT_NOSIGNAL, 1L);
 		curl_easy_setopt(f->h, CURLOPT_USERAGENT, "bart/" VERSION);
-		curl_easy_setopt(f->h, CURLOPT_WRITEFUNCTION, discard);
+		curl_easy_setopt(f->h, CURLOPT_WRITEFUNCTION, keep_body);
+		curl_easy_setopt(f->h, CURLOPT_WRITEDATA, f);
 		curl_easy_setopt(f->h, CURLOPT_HEADERFUNCTION, header_cb);
 		curl_easy_setopt(f->h, CURLOPT_HEADERDATA, f);
-		curl_easy_setopt(f->h, CURLOPT_PROTOCOLS_STR, "http,https");
+		curl_easy_setopt(f->h, CURLOPT_PROTOCOLS_STR,
+		    "http,https,smtp,smtps");
 		curl_easy_setopt(f->h, CURLOPT_FOLLOWLOCATION, 0L);
 		for (size_t j = 0; j < DELIVER_MAX_INFLIGHT; j++)
 			if (fl[j] == NULL) {
@@ -209,67 +240,100 @@ start_due(struct deliver_env *env, struct store *st, CURLM *multi,
 			}
 		curl_multi_add_handle(multi, f->h);
 		nfl++;
-		log_debug("report %s to %s: attempt %d", f->report_id, f->desk,
-		    f->attempts);
+		log_debug("report %s to %s: attempt %d", it->report_id,
+		    it->desk, f->attempts);
 	}
 	store_outbox_free(items, (size_t)n);
 	return nfl;
 }
 
+/* Records the outcome of an attempt: delivered (with the room notice,
+ * only for the first delivery of a report), retry later, or dead. */
 static void
-finish(struct deliver_env *env, struct store *st, struct inflight *f,
-    CURLcode rc)
+record(struct store *st, const struct cfg_desk *desk,
+    const struct outbox_item *it, int attempts, enum deliver_outcome out,
+    const char *error, int64_t retry_after, const char *ref)
 {
-	long status = 0;
-	char error[DELIVER_ERRLEN];
-	enum deliver_outcome out;
-	(void)env;
+	int64_t delay;
+	char *notice = NULL, *txn = NULL;
 
-	curl_easy_getinfo(f->h, CURLINFO_RESPONSE_CODE, &status);
-	out = f->backend->classify(rc, status);
-	if (rc != CURLE_OK)
-		snprintf(error, sizeof(error), "%s", curl_easy_strerror(rc));
-	else
-		snprintf(error, sizeof(error), "HTTP %ld", status);
-	if (out == DELIVER_RETRY && f->cfg->max_attempts > 0 &&
-	    f->attempts >= f->cfg->max_attempts)
+	if (out == DELIVER_RETRY && desk->max_attempts > 0 &&
+	    attempts >= desk->max_attempts)
 		out = DELIVER_DEAD;
 	switch (out) {
-	case DELIVER_OK: {
-		char *notice = deliver_notice(f->cfg, f->report_id);
-		char *txn = xasprintf("ack-%s-%s", f->report_id, f->desk);
-		if (store_outbox_delivered(st, f->id, now_ms(), notice,
+	case DELIVER_OK:
+		if (ref)
+			store_outbox_set_ref(st, it->id, ref);
+		if (it->version == 0) {
+			notice = deliver_notice(desk, it->report_id);
+			txn = xasprintf("ack-%s-%s", it->report_id, desk->id);
+		}
+		if (store_outbox_delivered(st, it->id, now_ms(), notice,
 		    txn) == -1)
 			log_warnx("report %s to %s: delivered, but the store "
 			    "could not record it (will be sent again)",
-			    f->report_id, f->desk);
+			    it->report_id, desk->id);
 		else
-			log_info("report %s delivered to %s (attempt %d)",
-			    f->report_id, f->desk, f->attempts);
+			log_info("report %s %sdelivered to %s (attempt %d)",
+			    it->report_id, it->version ? "update " : "",
+			    desk->id, attempts);
 		free(notice);
 		free(txn);
 		break;
-	}
-	case DELIVER_RETRY: {
-		int64_t delay = backoff_ms(f->attempts - 1,
-		    DELIVER_BACKOFF_BASE, DELIVER_BACKOFF_CAP);
-		if (f->retry_after > delay)
-			delay = f->retry_after < DELIVER_BACKOFF_CAP ?
-			    f->retry_after : DELIVER_BACKOFF_CAP;
-		store_outbox_retry(st, f->id, f->attempts, now_ms() + delay,
+	case DELIVER_RETRY:
+		delay = backoff_ms(attempts - 1, DELIVER_BACKOFF_BASE,
+		    DELIVER_BACKOFF_CAP);
+		if (retry_after > delay)
+			delay = retry_after < DELIVER_BACKOFF_CAP ?
+			    retry_after : DELIVER_BACKOFF_CAP;
+		store_outbox_retry(st, it->id, attempts, now_ms() + delay,
 		    error);
 		log_warnx("report %s to %s: %s; retry %d in %.1f s",
-		    f->report_id, f->desk, error, f->attempts,
+		    it->report_id, desk->id, error, attempts,
 		    (double)delay / 1000);
 		break;
-	}
 	case DELIVER_DEAD:
-		store_outbox_dead(st, f->id, f->attempts, error);
+		store_outbox_dead(st, it->id, attempts, error);
 		log_warnx("report %s to %s: %s; dead-lettered (bartctl outbox "
-		    "retry %lld)", f->report_id, f->desk, error,
-		    (long long)f->id);
+		    "retry %lld)", it->report_id, desk->id, error,
+		    (long long)it->id);
 		break;
 	}
+}
+
+static void
+deliver_local(struct store *st, const struct cfg_desk *desk,
+    const struct outbox_item *it)
+{
+	char *error = NULL;
+	enum deliver_outcome out;
+
+	out = backend_for(desk)->local(desk, it, st, &error);
+	record(st, desk, it, it->attempts + 1, out,
+	    error ? error : "failed", 0, NULL);
+	free(error);
+}
+
+static void
+finish(struct store *st, struct inflight *f, CURLcode rc)
+{
+	long status = 0;
+	char error[DELIVER_ERRLEN];
+	char *ref = NULL;
+	enum deliver_outcome out;
+
+	curl_easy_getinfo(f->h, CURLINFO_RESPONSE_CODE, &status);
+	if (f->resp.data == NULL)
+		buf_append(&f->resp, "", 0);
+	out = f->backend->classify(f->cfg, rc, status, f->resp.data,
+	    f->resp.len, &ref);
+	if (rc != CURLE_OK)
+		snprintf(error, sizeof(error), "%s", curl_easy_strerror(rc));
+	else
+		snprintf(error, sizeof(error), "status %ld", status);
+	record(st, f->cfg, &f->item, f->attempts, out, error, f->retry_after,
+	    ref);
+	free(ref);
 }
 
 void *
@@ -303,7 +367,7 @@ deliver_thread(void *arg)
 			curl_easy_getinfo(msg->easy_handle, CURLINFO_PRIVATE,
 			    (char **)&f);
 			curl_multi_remove_handle(multi, msg->easy_handle);
-			finish(env, st, f, msg->data.result);
+			finish(st, f, msg->data.result);
 			for (size_t j = 0; j < DELIVER_MAX_INFLIGHT; j++)
 				if (fl[j] == f)
 					fl[j] = NULL;

@@ -25,21 +25,36 @@ struct deliver_env {
 /* What a backend does with the result of one attempt. */
 enum deliver_outcome { DELIVER_OK, DELIVER_RETRY, DELIVER_DEAD };
 
-/* A desk backend: prepares one request for an outbox item. */
+/* A desk backend. Network backends set prepare and classify (the
+ * delivery thread runs the transfer); local ones set local. */
 struct desk_backend {
 	const char	*type;
-	/* Sets up h (URL, body, headers) for item; *hdrs and *body are
-	 * freed by the caller after the transfer. 0, or -1 with *error set
-	 * (caller frees) when the item can never be sent (dead-letter). */
+	/* Sets up h (URL, body, headers, upload) for item; *hdrs and *body
+	 * are freed by the caller after the transfer, *mime too. 0, or -1
+	 * with *error set (caller frees) when the item can never be sent
+	 * (dead-letter). */
 	int		(*prepare)(const struct cfg_desk *desk,
 			    const struct outbox_item *item, CURL *h,
 			    struct curl_slist **hdrs, char **body,
+			    curl_mime **mime, char **error);
+	/* Classifies a finished transfer; resp is the response body
+	 * (capped, NUL-terminated). May set *remote_ref (caller frees) to
+	 * the desk's own id for the report. */
+	enum deliver_outcome (*classify)(const struct cfg_desk *desk,
+			    CURLcode rc, long status, const char *resp,
+			    size_t resplen, char **remote_ref);
+	/* Delivers without a transfer (e.g. queueing a message for a desk
+	 * chat room in the store); *error set on RETRY/DEAD. */
+	enum deliver_outcome (*local)(const struct cfg_desk *desk,
+			    const struct outbox_item *item, struct store *st,
 			    char **error);
-	/* Classifies a finished transfer. */
-	enum deliver_outcome (*classify)(CURLcode rc, long status);
 };
 
 extern const struct desk_backend desk_webhook;
+
+/* Shared by HTTP backends: 2xx OK; 5xx, 408, 429 and transport errors
+ * RETRY; other answers DEAD. */
+enum deliver_outcome deliver_http_outcome(CURLcode rc, long status);
 
 /* Thread body; arg is a struct deliver_env. Returns when *stopping. */
 void *deliver_thread(void *arg);

@@ -40,7 +40,8 @@ static const char *schema =
     "  ON DELETE CASCADE, desk TEXT NOT NULL, state TEXT NOT NULL,"
     "  attempts INTEGER NOT NULL DEFAULT 0, next_at INTEGER NOT NULL,"
     "  last_error TEXT, created_at INTEGER NOT NULL, done_at INTEGER,"
-    "  UNIQUE(report_id, desk));"
+    "  version INTEGER NOT NULL DEFAULT 0, status TEXT NOT NULL DEFAULT"
+    "  'new', remote_ref TEXT, UNIQUE(report_id, desk, version));"
     "CREATE INDEX IF NOT EXISTS outbox_due ON outbox(state, next_at);"
     "CREATE TABLE IF NOT EXISTS chat_out("
     "  id INTEGER PRIMARY KEY, network INTEGER NOT NULL,"
@@ -421,13 +422,18 @@ store_outbox_free(struct outbox_item *items, size_t n)
 		free(items[i].account);
 		free(items[i].room);
 		free(items[i].msgid);
+		free(items[i].status);
+		free(items[i].remote_ref);
 	}
 	free(items);
 }
 
 #define OUTBOX_COLS "o.id, o.report_id, o.desk, r.json, o.state, " \
 	"o.attempts, o.next_at, o.last_error, r.network, r.account, r.room, " \
-	"r.msgid FROM outbox o JOIN reports r ON r.id = o.report_id "
+	"r.msgid, o.version, o.status, o.remote_ref, (SELECT remote_ref FROM " \
+	"outbox p WHERE p.report_id = o.report_id AND p.desk = o.desk AND " \
+	"p.remote_ref IS NOT NULL ORDER BY p.version LIMIT 1) " \
+	"FROM outbox o JOIN reports r ON r.id = o.report_id "
 
 static int
 outbox_fetch(sqlite3_stmt *st, struct outbox_item **out)
@@ -452,6 +458,9 @@ outbox_fetch(sqlite3_stmt *st, struct outbox_item **out)
 		it->account = col_dup(st, 9);
 		it->room = col_dup(st, 10);
 		it->msgid = col_dup(st, 11);
+		it->version = sqlite3_column_int(st, 12);
+		it->status = col_dup(st, 13);
+		it->remote_ref = col_dup(st, 15);
 	}
 	sqlite3_finalize(st);
 	*out = items;
@@ -560,6 +569,13 @@ fail:
 	if (it)
 		store_outbox_free(it, 1);
 	return -1;
+}
+
+int
+store_outbox_set_ref(struct store *s, int64_t id, const char *ref)
+{
+	return outbox_update(s, "UPDATE outbox SET remote_ref=?3 WHERE "
+	    "id=?4 AND ?1+?2 IS NOT NULL", id, 0, 0, ref) < 0 ? -1 : 0;
 }
 
 int

@@ -65,6 +65,11 @@ struct outbox_item {
 	char		*account;
 	char		*room;
 	char		*msgid;
+	int		 version;	/* 0 = the report, 1.. = updates */
+	char		*status;	/* "new" or "updated" */
+	char		*remote_ref;	/* the desk's id for the report (e.g.
+					 * Open311 service_request_id), from
+					 * the first delivery; NULL if none */
 };
 /* Frees the items and the array. */
 void store_outbox_free(struct outbox_item *items, size_t n);
@@ -81,6 +86,9 @@ int64_t store_outbox_next_at(struct store *s);
  * (body, txn_id; NULL body = none) for the room the report came from. */
 int store_outbox_delivered(struct store *s, int64_t id, int64_t now,
     const char *notice, const char *txn_id);
+/* Records the desk's own id for a delivered item (e.g. Open311
+ * service_request_id or token). */
+int store_outbox_set_ref(struct store *s, int64_t id, const char *ref);
 int store_outbox_retry(struct store *s, int64_t id, int attempts,
     int64_t next_at, const char *error);
 int store_outbox_dead(struct store *s, int64_t id, int attempts,
