@@ -70,4 +70,35 @@ void ruleset_foreach_stat(const struct ruleset *rs,
     void (*fn)(void *arg, const char *id, const char *status,
     uint64_t hits), void *arg);
 
+/* Why a rule or cue did or did not fire (`bartctl rules explain`). */
+struct rule_explain {
+	const char		*id;
+	const char		*title;
+	const char		*category;	/* NULL for a cue */
+	int			 cue;		/* an urgency cue */
+	const char		*cue_effect;	/* "raise to spoed", ... */
+	int			 testing;
+	int			 score;
+	enum urgency		 urgency;
+	int			 fired;
+	const char		*why;		/* one line a part */
+	size_t			 nspans;
+	const struct span	*spans;		/* in the original text */
+};
+
+/* Decides like ruleset_decide (out filled the same way) and calls fn for
+ * every rule and cue that fired or nearly fired (some word of it
+ * occurred), in rule order. Pointers in e are valid during the call. */
+int ruleset_explain(const struct ruleset *rs, const char *text, size_t len,
+    void (*fn)(void *arg, const struct rule_explain *e), void *arg,
+    struct decision *out);
+
+/* Lints the rule set and runs every rule's examples and counter-examples;
+ * a regex that backtracks catastrophically is an error. Problems go to d
+ * as file:line:col. Returns the number of errors added. */
+size_t ruleset_check(const struct ruleset *rs, struct diag *d);
+
+/* Threshold a category's summed score must reach. */
+int ruleset_threshold(const struct ruleset *rs);
+
 #endif

@@ -1,0 +1,121 @@
+/* rules_int.h: the compiled rule set, shared by rules_load.c (files to
+ * this form), rules.c (deciding) and rules_lit.c (regex literals). Not
+ * for use outside the rule engine. */
+#ifndef BART_RULES_INT_H
+#define BART_RULES_INT_H
+
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdint.h>
+
+#include <pcre2.h>
+
+#include "normalise.h"
+#include "rules.h"
+#include "rules_ac.h"
+
+#define RULES_MAX_FILE		(4 * 1024 * 1024)
+#define RE_MAX_SUBJECT		(64 * 1024)	/* normalised bytes a regex sees */
+#define RE_MATCH_LIMIT		20000
+#define RE_DEPTH_LIMIT		500
+#define RE_HEAP_LIMIT		2048		/* KiB */
+#define ATOM_MAX_MATCHES	8
+#define HIT_MAX_SPANS		16
+#define EXCERPT_MAX		500
+#define WITHIN_MAX		50
+#define DEFAULT_THRESHOLD	3
+
+enum atom_kind { AT_KW, AT_RE };
+
+struct atom {
+	enum atom_kind	 kind;
+	char		*src;		/* as the moderator wrote it */
+	/* keywords */
+	char		*pat;		/* compact normalised form */
+	size_t		 patlen;
+	uint8_t		*joint;		/* [0..patlen]: separator allowed */
+	int		 star_pre, star_post;
+	/* regexes */
+	pcre2_code	*re;
+	int		 jit;
+	char		**lits;		/* required literals (any of) */
+	size_t		 nlits;
+	_Atomic uint64_t limit_hits;
+	/* rules (indexes) whose trigger contains this atom */
+	uint32_t	*rules;
+	size_t		 nrules;
+	const char	*file;
+	int		 line, col;
+};
+
+enum cond_type { CT_ATOM, CT_ALL, CT_ANY, CT_NONE, CT_ATLEAST, CT_WITHIN };
+
+struct cond {
+	enum cond_type	  type;
+	uint32_t	  atom;		/* CT_ATOM */
+	int		  n;		/* CT_ATLEAST: n; CT_WITHIN: words */
+	struct cond	**kids;
+	size_t		  nkids;
+	char		 *label;	/* for explain: "keywords", "@name" */
+	int		  line, col;
+};
+
+struct example {
+	char		*text;
+	int		 line, col;
+};
+
+struct rule {
+	char		*id;
+	char		*title;
+	const char	*category;	/* NULL for cues */
+	int		 catidx;
+	enum urgency	 urgency;
+	int		 score;
+	int		 testing;
+	int		 is_cue;
+	int		 cue_raise;	/* 1 raise, 0 lower */
+	enum urgency	 cue_target;
+	uint32_t	 cue_cats;	/* bit per category; 0 = all */
+	struct cond	*cond;		/* CT_ALL of the rule's parts */
+	struct example	*ex, *cex;
+	size_t		 nex, ncex;
+	uint32_t	*trigger;	/* atoms; one must be true to fire */
+	size_t		 ntrigger;
+	int		 always;	/* no trigger: evaluated every time */
+	const char	*file;
+	int		 line, col;
+	_Atomic uint64_t hits;
+};
+
+struct scratch;
+
+struct ruleset {
+	struct rule	 *rules;
+	size_t		  nrules;
+	struct atom	 *atoms;
+	size_t		  natoms;
+	struct cond	**conds;	/* every cond, for freeing */
+	size_t		  nconds;
+	char		**files;	/* file names rules point into */
+	size_t		  nfiles;
+	uint32_t	 *always;	/* rules evaluated for every message */
+	size_t		  nalways;
+	struct ac	 *kwac;		/* keywords over compact text */
+	struct ac	 *litac;	/* regex literals over normalised text */
+	struct abbrev	 *abbrev;
+	pcre2_match_context *mctx;
+	int		  threshold;
+	pthread_mutex_t	  lock;		/* guards pool */
+	struct scratch	 *pool;
+};
+
+/* Required literals of a regex source (any one must occur in a match),
+ * lower-cased; NULL if none can be derived. Caller frees each and the
+ * array. */
+char **regex_literals(const char *pat, size_t *n);
+
+/* Number of the category in bart_categories, or -1. */
+int category_index(const char *name);
+
+#endif
