@@ -9,6 +9,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
 
 #include <curl/curl.h>
@@ -226,6 +227,11 @@ main(int argc, char **argv)
 		return 0;
 	}
 	log_setlevel(debug ? LOG_LVL_DEBUG : cfg->log_level);
+	if (cfg->timezone) {
+		/* Route time windows are in this zone. */
+		setenv("TZ", cfg->timezone, 1);
+		tzset();
+	}
 
 	if (mkdir_p(cfg->state_dir, 0700) == -1)
 		fatal("state directory %s", cfg->state_dir);

@@ -453,11 +453,64 @@ parse_desks(struct ctx *c, struct config *cfg, const struct ynode *seq)
 	}
 }
 
+/* days: [mon, tue, ...] or "mon-fri"; hours: "08:00-17:30". */
+static void
+parse_route_time(struct ctx *c, const struct ynode *a, struct cfg_route *r)
+{
+	static const char *names[] = { "sun", "mon", "tue", "wed", "thu",
+	    "fri", "sat" };
+	const struct ynode *v;
+	char **days;
+	size_t ndays;
+
+	days = get_list(c, a, "days", &ndays);
+	for (size_t i = 0; i < ndays; i++) {
+		int from = -1, to = -1;
+		char *dash = strchr(days[i], '-');
+		if (dash)
+			*dash = '\0';
+		for (int j = 0; j < 7; j++) {
+			if (strcasecmp(days[i], names[j]) == 0)
+				from = j;
+			if (dash && strcasecmp(dash + 1, names[j]) == 0)
+				to = j;
+		}
+		if (from < 0 || (dash && to < 0)) {
+			err(c, ymap_get(a, "days"), "route: days are mon, tue, "
+			    "wed, thu, fri, sat, sun or a range like mon-fri");
+			continue;
+		}
+		if (!dash)
+			to = from;
+		for (int j = from;; j = (j + 1) % 7) {
+			r->days |= 1u << j;
+			if (j == to)
+				break;
+		}
+	}
+	free_list(days, ndays);
+	if ((v = ymap_get(a, "hours")) != NULL) {
+		int h1, m1, h2, m2, n = 0;
+		if (v->type != YN_SCALAR || sscanf(v->str, "%d:%d-%d:%d%n",
+		    &h1, &m1, &h2, &m2, &n) != 4 || v->str[n] != '\0' ||
+		    h1 < 0 || h1 > 24 || h2 < 0 || h2 > 24 || m1 < 0 ||
+		    m1 > 59 || m2 < 0 || m2 > 59 || h1 * 60 + m1 > 1440 ||
+		    h2 * 60 + m2 > 1440 || h1 * 60 + m1 == h2 * 60 + m2) {
+			err(c, v, "route: hours must look like 08:00-17:30 "
+			    "(local time; 22:00-07:00 spans midnight)");
+			return;
+		}
+		r->from_min = (h1 * 60 + m1) % 1440;
+		r->to_min = (h2 * 60 + m2) % 1440;	/* 00:00-24:00: all day */
+	}
+}
+
 static void
 parse_routes(struct ctx *c, struct config *cfg, const struct ynode *seq)
 {
 	static const char *const keys[] = { "category", "urgency",
-	    "neighbourhood", "room", "desk", "continue", NULL };
+	    "neighbourhood", "room", "network", "rule", "days", "hours",
+	    "desk", "continue", NULL };
 
 	cfg->routes = xcalloc(seq->n, sizeof(*cfg->routes));
 	for (size_t i = 0; i < seq->n; i++) {
@@ -492,6 +545,19 @@ parse_routes(struct ctx *c, struct config *cfg, const struct ynode *seq)
 		r->neighbourhoods = get_list(c, a, "neighbourhood",
 		    &r->nneighbourhoods);
 		r->rooms = get_list(c, a, "room", &r->nrooms);
+		r->rules = get_list(c, a, "rule", &r->nrules);
+		parse_route_time(c, a, r);
+		urg = get_list(c, a, "network", &nurg);
+		for (size_t j = 0; j < nurg; j++) {
+			if (strcmp(urg[j], "xmpp") == 0)
+				r->networks |= 1u << NET_XMPP;
+			else if (strcmp(urg[j], "matrix") == 0)
+				r->networks |= 1u << NET_MATRIX;
+			else
+				err(c, ymap_get(a, "network"), "route: unknown "
+				    "network '%s' (xmpp, matrix)", urg[j]);
+		}
+		free_list(urg, nurg);
 		if (ymap_get(a, "desk") == NULL)
 			err(c, a, "route: 'desk' is required (use [] to "
 			    "forward nowhere)");
@@ -583,7 +649,8 @@ struct config *
 config_load(const char *path, struct diag *d)
 {
 	static const char *const keys[] = { "state_dir", "rules_dir",
-	    "hmac_key_file", "retention_days", "log_level", "xmpp", "matrix",
+	    "hmac_key_file", "retention_days", "log_level", "timezone",
+	    "xmpp", "matrix",
 	    "neighbourhoods", "desks", "routes", NULL };
 	struct config *cfg;
 	struct ynode *root;
@@ -634,6 +701,7 @@ config_load(const char *path, struct diag *d)
 		free(s);
 	}
 	cfg->retention_days = get_int(&c, root, "retention_days", 1, 3650, 30);
+	cfg->timezone = get_str(&c, root, "timezone", 0, "configuration");
 	cfg->log_level = LOG_LVL_INFO;
 	if ((s = get_str(&c, root, "log_level", 0, "configuration"))) {
 		static const char *lv[] = { "error", "warn", "info", "debug" };
@@ -733,12 +801,14 @@ config_free(struct config *c)
 		free_list(r->neighbourhoods, r->nneighbourhoods);
 		free_list(r->rooms, r->nrooms);
 		free_list(r->desks, r->ndesks);
+		free_list(r->rules, r->nrules);
 	}
 	free(c->routes);
 	if (c->hmac_key) {
 		explicit_bzero(c->hmac_key, c->hmac_keylen);
 		free(c->hmac_key);
 	}
+	free(c->timezone);
 	free(c->state_dir);
 	free(c->rules_dir);
 	free(c->file);

@@ -14,6 +14,9 @@ struct cfg_room {
 	char	*id;		/* XMPP room JID; Matrix room id or alias */
 	char	*neighbourhood;	/* id of a cfg_neighbourhood */
 	char	*nick;		/* XMPP: nick in this room (default account's) */
+	int	 desk;		/* a desk's room (desk: true): bart posts
+				 * reports there; what people say there is
+				 * never read as a resident's report */
 	int	 line;
 };
 
@@ -53,7 +56,14 @@ struct cfg_neighbourhood {
 	int	 line;
 };
 
-enum desk_type { DESK_WEBHOOK = 0 };
+enum desk_type { DESK_WEBHOOK = 0, DESK_OPEN311, DESK_EMAIL,
+    DESK_XMPP_ROOM, DESK_MATRIX_ROOM };
+
+/* open311: a category's GeoReport service_code. */
+struct cfg_service_code {
+	char	*category;	/* a category name, or "default" */
+	char	*code;
+};
 
 struct cfg_desk {
 	char		*id;
@@ -65,6 +75,19 @@ struct cfg_desk {
 	int		 timeout;	/* s per attempt, 10 */
 	int		 max_attempts;	/* 0 = retry forever (until dead-letter
 					 * by a 4xx) */
+	/* open311 (url is the endpoint base: POST {url}/requests.json) */
+	char		*api_key;	/* from api_key_file/_env */
+	struct cfg_service_code *service_codes; size_t nservice_codes;
+	char		*jurisdiction_id; /* optional */
+	/* email (url is smtp://host:port or smtps://host:port) */
+	char		*from;
+	char		**to;		size_t nto;
+	char		*username;	/* optional SMTP AUTH */
+	char		*password;	/* from password_file/_env */
+	enum tls_mode	 tls;		/* smtp://: STARTTLS unless plaintext */
+	/* xmpp-room / matrix-room */
+	char		*account;	/* id of a configured account */
+	char		*room;		/* one of its rooms, marked desk: true */
 	int		 line;
 };
 
@@ -75,6 +98,11 @@ struct cfg_route {
 	unsigned	  urgencies;	/* bit (1 << enum urgency); 0 = any */
 	char		**neighbourhoods; size_t nneighbourhoods;
 	char		**rooms;	size_t nrooms;
+	unsigned	  networks;	/* bit (1 << enum network); 0 = any */
+	char		**rules;	size_t nrules;	/* any of these fired */
+	unsigned	  days;		/* bit 0 = Sunday .. 6; 0 = any */
+	int		  from_min;	/* minutes after midnight, local; */
+	int		  to_min;	/* from == to: all day; from > to wraps */
 	char		**desks;	size_t ndesks;	/* empty = drop */
 	int		  cont;
 	int		  line;
@@ -87,6 +115,8 @@ struct config {
 	char			*hmac_key;	/* loaded from hmac_key_file */
 	size_t			 hmac_keylen;
 	int			 retention_days; /* 30 */
+	char			*timezone;	/* for route time windows; NULL =
+						 * the system's */
 	int			 log_level;
 	struct cfg_xmpp		*xmpp;		size_t nxmpp;
 	struct cfg_matrix	*matrix;	size_t nmatrix;

@@ -103,6 +103,7 @@ report_build(const struct config *cfg, const struct message *m,
 	const char *nbid = m->neighbourhood;
 	const char *desks[REPORT_MAX_DESKS];
 	struct route_input in;
+	const char **ruleids;
 	char sender[65];
 	json_t *o, *jd, *delivery, *ids;
 	int matched;
@@ -119,11 +120,20 @@ report_build(const struct config *cfg, const struct message *m,
 		nbid = room->neighbourhood;
 	if (nbid)
 		nb = config_neighbourhood(cfg, nbid);
+	memset(&in, 0, sizeof(in));
 	in.category = d->category;
 	in.urgency = d->urgency;
 	in.neighbourhood = nbid;
 	in.room = m->room;
+	in.network = (int)m->network;
+	in.now = now;
+	ruleids = xcalloc(d->nhits, sizeof(*ruleids));
+	for (size_t i = 0; i < d->nhits; i++)
+		if (!d->hits[i].testing)
+			ruleids[in.nrules++] = d->hits[i].id;
+	in.rules = ruleids;
 	n = route_report(cfg, &in, desks, REPORT_MAX_DESKS, &matched);
+	free(ruleids);
 	r->desks = xcalloc(n, sizeof(char *));
 	jd = json_array();
 	delivery = json_object();

@@ -3,6 +3,7 @@
 #include "config.h"
 
 #include <string.h>
+#include <time.h>
 
 #include "route.h"
 
@@ -20,8 +21,51 @@ in_list(char *const *list, size_t n, const char *s)
 }
 
 static int
+any_rule(const struct cfg_route *r, const struct route_input *in)
+{
+	if (r->nrules == 0)
+		return 1;
+	for (size_t i = 0; i < in->nrules; i++)
+		if (in_list(r->rules, r->nrules, in->rules[i]))
+			return 1;
+	return 0;
+}
+
+/* The time window, in local time (the configured timezone is set as TZ
+ * at start). A window that wraps midnight belongs to the day it began. */
+static int
+in_window(const struct cfg_route *r, int64_t now)
+{
+	time_t t = (time_t)(now / 1000);
+	struct tm tm;
+	int min, day;
+
+	if (r->days == 0 && r->from_min == r->to_min)
+		return 1;
+	localtime_r(&t, &tm);
+	min = tm.tm_hour * 60 + tm.tm_min;
+	day = tm.tm_wday;
+	if (r->from_min != r->to_min) {
+		if (r->from_min < r->to_min) {
+			if (min < r->from_min || min >= r->to_min)
+				return 0;
+		} else if (min < r->to_min) {
+			day = (day + 6) % 7;	/* began yesterday */
+		} else if (min < r->from_min)
+			return 0;
+	}
+	return r->days == 0 || (r->days & (1u << day));
+}
+
+static int
 route_matches(const struct cfg_route *r, const struct route_input *in)
 {
+	if (r->networks && !(r->networks & (1u << in->network)))
+		return 0;
+	if (!any_rule(r, in))
+		return 0;
+	if (!in_window(r, in->now))
+		return 0;
 	if (!in_list(r->categories, r->ncategories, in->category))
 		return 0;
 	if (r->urgencies && !(r->urgencies & (1u << in->urgency)))

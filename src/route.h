@@ -3,6 +3,7 @@
 #define BART_ROUTE_H
 
 #include <stddef.h>
+#include <stdint.h>
 
 #include "conf.h"
 #include "rules.h"
@@ -12,6 +13,10 @@ struct route_input {
 	enum urgency	 urgency;
 	const char	*neighbourhood;
 	const char	*room;
+	int		 network;	/* enum network */
+	const char *const *rules;	/* ids of the rules that fired */
+	size_t		 nrules;
+	int64_t		 now;		/* Unix ms, for time windows */
 };
 
 /* Fills desks (at most max, de-duplicated, pointers into cfg) following

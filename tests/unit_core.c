@@ -4,6 +4,7 @@
 
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
 
 #include <jansson.h>
@@ -54,7 +55,8 @@ static void
 test_routes(const struct config *cfg)
 {
 	const char *desks[8];
-	struct route_input in = { "inbraak", URG_SPOED, "oost", NULL };
+	struct route_input in = { "inbraak", URG_SPOED, "oost", NULL,
+	    NET_XMPP, NULL, 0, 0 };
 	int matched;
 	size_t n;
 
@@ -72,6 +74,71 @@ test_routes(const struct config *cfg)
 	n = route_report(cfg, &in, desks, 8, &matched);
 	is_int(n, 0, "info goes nowhere");
 	is_int(matched, -1, "... because no route matches");
+}
+
+/* Routes of tests/conf/routes.yaml with an injected clock. */
+static const char *
+route1(const struct config *cfg, const char *cat, enum urgency u,
+    const char *nb, int net, const char *rule, const char *when,
+    size_t *np)
+{
+	static const char *desks[8];
+	const char *rules[1] = { rule };
+	struct route_input in = { cat, u, nb, "r@muc", net, rules,
+	    rule ? 1 : 0, parse_time_iso(when) };
+	int matched;
+
+	*np = route_report(cfg, &in, desks, 8, &matched);
+	return *np ? desks[0] : "(none)";
+}
+
+static void
+test_route_table(void)
+{
+	struct config *cfg = load("routes.yaml");
+	size_t n;
+	const char *d;
+
+	ok(cfg != NULL, "routes.yaml loads");
+	if (cfg == NULL)
+		return;
+	setenv("TZ", cfg->timezone, 1);
+	tzset();
+	/* Monday 23 Nov 2026, 10:00 in Amsterdam is 09:00Z. */
+	d = route1(cfg, "overlast", URG_NORMAAL, "oost", NET_XMPP, NULL,
+	    "2026-11-23T09:00:00Z", &n);
+	is_str(d, "gemeente", "overlast on a weekday morning: municipality");
+	d = route1(cfg, "overlast", URG_NORMAAL, "oost", NET_XMPP, NULL,
+	    "2026-11-23T22:30:00Z", &n);
+	is_str(d, "politie", "overlast at 23:30 local: police (night window)");
+	d = route1(cfg, "overlast", URG_NORMAAL, "oost", NET_XMPP, NULL,
+	    "2026-11-24T05:30:00Z", &n);
+	is_str(d, "politie", "overlast at 06:30 local: still the night window");
+	d = route1(cfg, "overlast", URG_NORMAAL, "oost", NET_XMPP, NULL,
+	    "2026-11-22T11:00:00Z", &n);
+	is_str(d, "politie", "overlast on Sunday noon: no municipal window, "
+	    "the default route");
+	d = route1(cfg, "overlast", URG_NORMAAL, "oost", NET_XMPP, NULL,
+	    "2026-11-23T16:30:00Z", &n);
+	is_str(d, "politie", "17:30 local is after the municipal window");
+	d = route1(cfg, "brand", URG_SPOED, "oost", NET_XMPP, "gaslucht",
+	    "2026-11-23T09:00:00Z", &n);
+	is_int(n, 2, "gas smell: continue fans out to two desks");
+	is_str(d, "brandweer", "... first the rule-id route");
+	d = route1(cfg, "brand", URG_SPOED, "oost", NET_XMPP, "rook",
+	    "2026-11-23T09:00:00Z", &n);
+	is_str(d, "politie-spoed", "another fire rule: control room only");
+	is_int(n, 1, "... one desk");
+	d = route1(cfg, "openbare-ruimte", URG_NORMAAL, "west", NET_MATRIX,
+	    NULL, "2026-11-23T09:00:00Z", &n);
+	is_str(d, "gemeente-west", "neighbourhood + network route");
+	d = route1(cfg, "openbare-ruimte", URG_NORMAAL, "west", NET_XMPP,
+	    NULL, "2026-11-23T09:00:00Z", &n);
+	is_str(d, "gemeente", "same neighbourhood over XMPP: general route");
+	d = route1(cfg, "vermist", URG_INFO, "west", NET_XMPP, NULL,
+	    "2026-11-23T09:00:00Z", &n);
+	is_int(n, 0, "info matches no route");
+	config_free(cfg);
 }
 
 static void
@@ -221,6 +288,7 @@ main(void)
 	if (cfg == NULL)
 		return done_testing();
 	test_routes(cfg);
+	test_route_table();
 	test_report(cfg);
 	test_store(cfg);
 	test_notice(cfg);
