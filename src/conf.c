@@ -213,8 +213,10 @@ parse_rooms(struct ctx *c, const struct ynode *acct, struct cfg_room **roomsp,
     size_t *np, int xmpp)
 {
 	static const char *const keys_x[] = { "id", "neighbourhood", "nick",
+	    "desk", NULL };
+	static const char *const keys_m[] = { "id", "neighbourhood", "desk",
 	    NULL };
-	static const char *const keys_m[] = { "id", "neighbourhood", NULL };
+	const struct ynode *dv;
 	const struct ynode *seq = get_seq(c, acct, "rooms");
 	struct cfg_room *rooms;
 
@@ -237,8 +239,10 @@ parse_rooms(struct ctx *c, const struct ynode *acct, struct cfg_room **roomsp,
 		check_keys(c, r, "room", xmpp ? keys_x : keys_m);
 		room->line = r->line;
 		room->id = get_str(c, r, "id", 1, "room");
-		room->neighbourhood = get_str(c, r, "neighbourhood", 1,
-		    "room");
+		if ((dv = ymap_get(r, "desk")) != NULL)
+			ynode_bool(dv, c->file, &room->desk, c->d);
+		room->neighbourhood = get_str(c, r, "neighbourhood",
+		    !room->desk, "room");
 		if (xmpp)
 			room->nick = get_str(c, r, "nick", 0, "room");
 		if (room->id && xmpp && strchr(room->id, '@') == NULL)
@@ -407,43 +411,196 @@ parse_neighbourhoods(struct ctx *c, struct config *cfg,
 	}
 }
 
+/* open311: service_codes is a mapping category -> code (and "default"). */
+static void
+desk_open311(struct ctx *c, struct cfg_desk *dk, const struct ynode *a)
+{
+	const struct ynode *sc = ymap_get(a, "service_codes");
+
+	dk->api_key = get_secret(c, a, "api_key", 1, "open311 desk");
+	dk->jurisdiction_id = get_str(c, a, "jurisdiction_id", 0,
+	    "open311 desk");
+	if (sc == NULL || sc->type != YN_MAP || sc->n == 0) {
+		err(c, sc ? sc : a, "open311 desk: 'service_codes' (a mapping "
+		    "category: service_code, optionally default: ...) is "
+		    "required");
+		return;
+	}
+	dk->service_codes = xcalloc(sc->n, sizeof(*dk->service_codes));
+	for (size_t j = 0; j < sc->n; j++) {
+		const char *k = sc->keys[j]->str;
+
+		if (strcmp(k, "default") && category_lookup(k) == NULL)
+			err(c, sc->keys[j], "open311 desk: unknown category "
+			    "'%s' in service_codes", k);
+		if (sc->items[j]->type != YN_SCALAR || sc->items[j]->len == 0) {
+			err(c, sc->items[j], "open311 desk: service_code of "
+			    "'%s' must be a non-empty value", k);
+			continue;
+		}
+		dk->service_codes[dk->nservice_codes].category = xstrdup(k);
+		dk->service_codes[dk->nservice_codes++].code =
+		    xstrdup(sc->items[j]->str);
+	}
+}
+
+static void
+desk_email(struct ctx *c, struct cfg_desk *dk, const struct ynode *a)
+{
+	char *tls;
+
+	if (dk->url && strncmp(dk->url, "smtp://", 7) &&
+	    strncmp(dk->url, "smtps://", 8))
+		err(c, ymap_get(a, "url"), "email desk: url must be an "
+		    "smtp:// or smtps:// URL");
+	dk->from = get_str(c, a, "from", 1, "email desk");
+	if (ymap_get(a, "to") == NULL)
+		err(c, a, "email desk: 'to' is required");
+	dk->to = get_list(c, a, "to", &dk->nto);
+	for (size_t j = 0; j < dk->nto; j++)
+		if (strchr(dk->to[j], '@') == NULL ||
+		    strpbrk(dk->to[j], "<>\r\n, ") != NULL)
+			err(c, ymap_get(a, "to"), "email desk: '%s' is not a "
+			    "plain address (name@example.org)", dk->to[j]);
+	if (dk->from && (strchr(dk->from, '@') == NULL ||
+	    strpbrk(dk->from, "<>\r\n, ") != NULL))
+		err(c, ymap_get(a, "from"), "email desk: from '%s' is not a "
+		    "plain address (name@example.org)", dk->from);
+	dk->username = get_str(c, a, "username", 0, "email desk");
+	dk->password = get_secret(c, a, "password", dk->username != NULL,
+	    "email desk");
+	if (dk->password && dk->username == NULL)
+		err(c, a, "email desk: a password needs a 'username'");
+	dk->tls = TLS_REQUIRED;
+	if ((tls = get_str(c, a, "tls", 0, "email desk")) != NULL) {
+		if (strcmp(tls, "plaintext") == 0)
+			dk->tls = TLS_PLAINTEXT;
+		else if (strcmp(tls, "required") != 0)
+			err(c, ymap_get(a, "tls"), "email desk: tls must be "
+			    "'required' or 'plaintext'");
+		free(tls);
+	}
+}
+
+/* xmpp-room / matrix-room: the room must be one of the account's rooms,
+ * marked desk: true (so nothing said there becomes a report). */
+static void
+desk_room(struct ctx *c, struct config *cfg, struct cfg_desk *dk,
+    const struct ynode *a)
+{
+	struct cfg_room *rooms = NULL, *room = NULL;
+	size_t n = 0, j;
+	int found = 0;
+
+	dk->account = get_str(c, a, "account", 1, "desk");
+	dk->room = get_str(c, a, "room", 1, "desk");
+	if (dk->account == NULL || dk->room == NULL)
+		return;
+	for (j = 0; dk->type == DESK_XMPP_ROOM && j < cfg->nxmpp; j++)
+		if (cfg->xmpp[j].id && strcmp(cfg->xmpp[j].id,
+		    dk->account) == 0) {
+			rooms = cfg->xmpp[j].rooms;
+			n = cfg->xmpp[j].nrooms;
+			found = 1;
+		}
+	for (j = 0; dk->type == DESK_MATRIX_ROOM && j < cfg->nmatrix; j++)
+		if (cfg->matrix[j].id && strcmp(cfg->matrix[j].id,
+		    dk->account) == 0) {
+			rooms = cfg->matrix[j].rooms;
+			n = cfg->matrix[j].nrooms;
+			found = 1;
+		}
+	if (!found) {
+		err(c, ymap_get(a, "account"), "desk: no %s account with id "
+		    "'%s'", dk->type == DESK_XMPP_ROOM ? "xmpp" : "matrix",
+		    dk->account);
+		return;
+	}
+	for (j = 0; j < n; j++)
+		if (rooms[j].id && strcmp(rooms[j].id, dk->room) == 0)
+			room = &rooms[j];
+	if (room == NULL)
+		err(c, ymap_get(a, "room"), "desk: room '%s' is not in the "
+		    "rooms of account '%s' (list it there with desk: true)",
+		    dk->room, dk->account);
+	else if (!room->desk)
+		err(c, ymap_get(a, "room"), "desk: room '%s' of account '%s' "
+		    "must be marked desk: true (and is then not read for "
+		    "reports)", dk->room, dk->account);
+}
+
 static void
 parse_desks(struct ctx *c, struct config *cfg, const struct ynode *seq)
 {
-	static const char *const keys[] = { "id", "name", "type", "url",
-	    "secret_file", "secret_env", "timeout", "max_attempts", NULL };
+	static const char *const keys_webhook[] = { "id", "name", "type",
+	    "url", "secret_file", "secret_env", "timeout", "max_attempts",
+	    NULL };
+	static const char *const keys_open311[] = { "id", "name", "type",
+	    "url", "api_key_file", "api_key_env", "service_codes",
+	    "jurisdiction_id", "timeout", "max_attempts", NULL };
+	static const char *const keys_email[] = { "id", "name", "type",
+	    "url", "from", "to", "username", "password_file", "password_env",
+	    "tls", "timeout", "max_attempts", NULL };
+	static const char *const keys_room[] = { "id", "name", "type",
+	    "account", "room", "max_attempts", NULL };
+	static const struct {
+		const char		*name;
+		enum desk_type		 type;
+		const char *const	*keys;
+	} types[] = {
+		{ "webhook", DESK_WEBHOOK, keys_webhook },
+		{ "open311", DESK_OPEN311, keys_open311 },
+		{ "email", DESK_EMAIL, keys_email },
+		{ "xmpp-room", DESK_XMPP_ROOM, keys_room },
+		{ "matrix-room", DESK_MATRIX_ROOM, keys_room },
+	};
 
 	cfg->desks = xcalloc(seq->n, sizeof(*cfg->desks));
 	for (size_t i = 0; i < seq->n; i++) {
 		const struct ynode *a = seq->items[i];
 		struct cfg_desk *dk = &cfg->desks[cfg->ndesks];
+		const char *const *keys = keys_webhook;
 		char *type;
+		size_t t;
 
 		if (a->type != YN_MAP) {
 			err(c, a, "a desk must be a mapping");
 			continue;
 		}
 		cfg->ndesks++;
-		check_keys(c, a, "desk", keys);
 		dk->line = a->line;
 		dk->id = get_str(c, a, "id", 1, "desk");
 		dk->name = get_str(c, a, "name", 0, "desk");
 		if (dk->name == NULL && dk->id)
 			dk->name = xstrdup(dk->id);
 		type = get_str(c, a, "type", 1, "desk");
-		if (type && strcmp(type, "webhook") == 0)
-			dk->type = DESK_WEBHOOK;
-		else if (type)
+		for (t = 0; type && t < nitems(types); t++)
+			if (strcmp(type, types[t].name) == 0) {
+				dk->type = types[t].type;
+				keys = types[t].keys;
+				break;
+			}
+		if (type && t == nitems(types))
 			err(c, ymap_get(a, "type"), "desk: unknown type '%s' "
-			    "(known: webhook)", type);
+			    "(known: webhook, open311, email, xmpp-room, "
+			    "matrix-room)", type);
 		free(type);
-		dk->url = get_str(c, a, "url", dk->type == DESK_WEBHOOK,
-		    "desk");
-		if (dk->url && strncmp(dk->url, "https://", 8) &&
-		    strncmp(dk->url, "http://", 7))
+		check_keys(c, a, "desk", keys);
+		if (dk->type != DESK_XMPP_ROOM && dk->type != DESK_MATRIX_ROOM)
+			dk->url = get_str(c, a, "url", 1, "desk");
+		if (dk->url && (dk->type == DESK_WEBHOOK ||
+		    dk->type == DESK_OPEN311) && strncmp(dk->url, "https://",
+		    8) && strncmp(dk->url, "http://", 7))
 			err(c, ymap_get(a, "url"), "desk: url must be an "
 			    "http:// or https:// URL");
-		dk->secret = get_secret(c, a, "secret", 0, "desk");
+		if (dk->type == DESK_WEBHOOK)
+			dk->secret = get_secret(c, a, "secret", 0, "desk");
+		else if (dk->type == DESK_OPEN311)
+			desk_open311(c, dk, a);
+		else if (dk->type == DESK_EMAIL)
+			desk_email(c, dk, a);
+		else
+			desk_room(c, cfg, dk, a);
 		dk->timeout = get_int(c, a, "timeout", 1, 600, 10);
 		dk->max_attempts = get_int(c, a, "max_attempts", 0, 1000000, 0);
 		for (size_t j = 0; j + 1 < cfg->ndesks && dk->id; j++)
@@ -793,6 +950,19 @@ config_free(struct config *c)
 		free(c->desks[i].name);
 		free(c->desks[i].url);
 		free_secret(c->desks[i].secret);
+		free_secret(c->desks[i].api_key);
+		for (size_t j = 0; j < c->desks[i].nservice_codes; j++) {
+			free(c->desks[i].service_codes[j].category);
+			free(c->desks[i].service_codes[j].code);
+		}
+		free(c->desks[i].service_codes);
+		free(c->desks[i].jurisdiction_id);
+		free(c->desks[i].from);
+		free_list(c->desks[i].to, c->desks[i].nto);
+		free(c->desks[i].username);
+		free_secret(c->desks[i].password);
+		free(c->desks[i].account);
+		free(c->desks[i].room);
 	}
 	free(c->desks);
 	for (size_t i = 0; i < c->nroutes; i++) {

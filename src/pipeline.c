@@ -37,6 +37,7 @@ pipeline_process(const struct config *cfg, const struct ruleset *rs,
     struct store *st, const struct message *m, int64_t now,
     struct pipeline_result *res)
 {
+	const struct cfg_room *room;
 	struct decision d;
 	struct report *r = NULL;
 	struct chat_notice notice;
@@ -45,6 +46,10 @@ pipeline_process(const struct config *cfg, const struct ruleset *rs,
 
 	memset(res, 0, sizeof(*res));
 	if (m->text == NULL)
+		return store_commit(st, m, NULL, 0, NULL, 0);
+	/* A desk's room: staff talk there, residents do not report. */
+	if ((room = config_room(cfg, (int)m->network, m->account,
+	    m->room)) != NULL && room->desk)
 		return store_commit(st, m, NULL, 0, NULL, 0);
 	if (m->msgid && (seen = store_seen(st, m->network, m->room,
 	    m->msgid)) != 0) {
