@@ -807,6 +807,7 @@ config_load(const char *path, struct diag *d)
 {
 	static const char *const keys[] = { "state_dir", "rules_dir",
 	    "hmac_key_file", "retention_days", "log_level", "timezone",
+	    "group_window", "room_reports_per_hour",
 	    "xmpp", "matrix",
 	    "neighbourhoods", "desks", "routes", NULL };
 	struct config *cfg;
@@ -859,6 +860,9 @@ config_load(const char *path, struct diag *d)
 	}
 	cfg->retention_days = get_int(&c, root, "retention_days", 1, 3650, 30);
 	cfg->timezone = get_str(&c, root, "timezone", 0, "configuration");
+	cfg->group_window = get_int(&c, root, "group_window", 0, 86400, 600);
+	cfg->room_hourly_cap = get_int(&c, root, "room_reports_per_hour", 0,
+	    100000, 30);
 	cfg->log_level = LOG_LVL_INFO;
 	if ((s = get_str(&c, root, "log_level", 0, "configuration"))) {
 		static const char *lv[] = { "error", "warn", "info", "debug" };

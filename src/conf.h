@@ -117,6 +117,12 @@ struct config {
 	int			 retention_days; /* 30 */
 	char			*timezone;	/* for route time windows; NULL =
 						 * the system's */
+	int			 group_window;	/* s: follow-ups in the same room
+						 * and category merge into the
+						 * report; 0 = never (600) */
+	int			 room_hourly_cap; /* reports a room may send
+						 * per hour; more are held for
+						 * an operator (0 = no cap) */
 	int			 log_level;
 	struct cfg_xmpp		*xmpp;		size_t nxmpp;
 	struct cfg_matrix	*matrix;	size_t nmatrix;

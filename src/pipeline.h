@@ -13,6 +13,7 @@
 struct pipeline_result {
 	int	duplicate;	/* msgid already produced reports */
 	int	reports;	/* reports stored */
+	int	corroborated;	/* merged into an open report */
 	int	deliveries;	/* outbox rows created */
 };
 

@@ -93,36 +93,20 @@ rules_json(const struct message *m, const struct decision *d)
 	return arr;
 }
 
-struct report *
-report_build(const struct config *cfg, const struct message *m,
-    const struct decision *d, int64_t now)
+/* Desks for a decision on m (pointers into cfg), at most max. */
+static size_t
+desks_for(const struct config *cfg, const struct message *m,
+    const char *nbid, const char *category, enum urgency urgency,
+    const struct decision *d, int64_t now, const char **desks, size_t max)
 {
-	struct report *r;
-	const struct cfg_room *room;
-	const struct cfg_neighbourhood *nb = NULL;
-	const char *nbid = m->neighbourhood;
-	const char *desks[REPORT_MAX_DESKS];
 	struct route_input in;
 	const char **ruleids;
-	char sender[65];
-	json_t *o, *jd, *delivery, *ids;
 	int matched;
 	size_t n;
 
-	if (d->category == NULL)
-		return NULL;
-	r = xcalloc(1, sizeof(*r));
-	uuid_v4(r->id);
-	r->category = d->category;
-	r->urgency = d->urgency;
-	if (nbid == NULL && (room = config_room(cfg, (int)m->network,
-	    m->account, m->room)) != NULL)
-		nbid = room->neighbourhood;
-	if (nbid)
-		nb = config_neighbourhood(cfg, nbid);
 	memset(&in, 0, sizeof(in));
-	in.category = d->category;
-	in.urgency = d->urgency;
+	in.category = category;
+	in.urgency = urgency;
 	in.neighbourhood = nbid;
 	in.room = m->room;
 	in.network = (int)m->network;
@@ -132,8 +116,47 @@ report_build(const struct config *cfg, const struct message *m,
 		if (!d->hits[i].testing)
 			ruleids[in.nrules++] = d->hits[i].id;
 	in.rules = ruleids;
-	n = route_report(cfg, &in, desks, REPORT_MAX_DESKS, &matched);
+	n = route_report(cfg, &in, desks, max, &matched);
 	free(ruleids);
+	return n;
+}
+
+/* The neighbourhood id of m's room, or NULL. */
+static const char *
+room_neighbourhood(const struct config *cfg, const struct message *m)
+{
+	const struct cfg_room *room;
+
+	if (m->neighbourhood)
+		return m->neighbourhood;
+	if ((room = config_room(cfg, (int)m->network, m->account,
+	    m->room)) != NULL)
+		return room->neighbourhood;
+	return NULL;
+}
+
+struct report *
+report_build(const struct config *cfg, const struct message *m,
+    const struct decision *d, int64_t now)
+{
+	struct report *r;
+	const struct cfg_neighbourhood *nb = NULL;
+	const char *nbid = room_neighbourhood(cfg, m);
+	const char *desks[REPORT_MAX_DESKS];
+	char sender[65];
+	json_t *o, *jd, *delivery, *ids;
+	size_t n;
+
+	if (d->category == NULL)
+		return NULL;
+	r = xcalloc(1, sizeof(*r));
+	uuid_v4(r->id);
+	r->category = d->category;
+	r->urgency = d->urgency;
+	if (nbid)
+		nb = config_neighbourhood(cfg, nbid);
+	n = desks_for(cfg, m, nbid, d->category, d->urgency, d, now, desks,
+	    REPORT_MAX_DESKS);
 	r->desks = xcalloc(n, sizeof(char *));
 	jd = json_array();
 	delivery = json_object();
@@ -173,6 +196,93 @@ report_build(const struct config *cfg, const struct message *m,
 	if (r->json == NULL)
 		fatalx("report: cannot serialise JSON");
 	return r;
+}
+
+void
+report_free_desks(char **desks, size_t n)
+{
+	for (size_t i = 0; i < n; i++)
+		free(desks[i]);
+	free(desks);
+}
+
+char *
+report_corroborate(const struct config *cfg, const char *json,
+    const struct message *m, const struct decision *d, int64_t now,
+    enum urgency *urgency, char ***desksp, size_t *ndesksp)
+{
+	json_t *o, *c, *jd, *delivery, *ids, *rules;
+	const char *desks[REPORT_MAX_DESKS];
+	char sender[65];
+	char *out;
+	enum urgency old;
+	size_t n, i;
+
+	*desksp = NULL;
+	*ndesksp = 0;
+	o = json_loads(json, 0, NULL);
+	if (o == NULL || !json_is_object(o) ||
+	    urgency_parse(json_string_value(json_object_get(o, "urgency")) ?
+	    json_string_value(json_object_get(o, "urgency")) : "", &old) ==
+	    -1 || !json_is_array(json_object_get(o, "desks")) ||
+	    !json_is_object(json_object_get(o, "delivery")) ||
+	    !json_is_array(json_object_get(o, "corroborations")) ||
+	    !json_is_array(json_object_get(o, "message_ids"))) {
+		json_decref(o);
+		return NULL;
+	}
+	report_pseudonym(cfg, m->network, m->sender, sender);
+	rules = json_array();
+	for (i = 0; i < d->nhits; i++)
+		if (!d->hits[i].testing)
+			json_array_append_new(rules,
+			    json_string(d->hits[i].id));
+	c = json_object();
+	json_object_set_new(c, "message_id", jstr(m->msgid));
+	json_object_set_new(c, "sender", json_string(sender));
+	json_object_set_new(c, "observed_at", jtime(m->ts ? m->ts : now));
+	json_object_set_new(c, "text", json_stringn(m->text, m->textlen));
+	json_object_set_new(c, "category", jstr(d->category));
+	json_object_set_new(c, "urgency", jstr(urgency_name(d->urgency)));
+	json_object_set_new(c, "rules", rules);
+	json_array_append_new(json_object_get(o, "corroborations"), c);
+	ids = json_object_get(o, "message_ids");
+	if (m->msgid)
+		json_array_append_new(ids, json_string(m->msgid));
+	*urgency = old;
+	if (d->urgency > old && d->category) {
+		*urgency = d->urgency;
+		json_object_set_new(o, "urgency",
+		    json_string(urgency_name(d->urgency)));
+	}
+	json_object_set_new(o, "updated_at", jtime(now));
+	/* Desks: those it had, plus the routes for the (new) urgency. */
+	jd = json_object_get(o, "desks");
+	delivery = json_object_get(o, "delivery");
+	n = desks_for(cfg, m, room_neighbourhood(cfg, m),
+	    json_string_value(json_object_get(o, "category")), *urgency, d,
+	    now, desks, REPORT_MAX_DESKS);
+	for (i = 0; i < n; i++) {
+		size_t j;
+		json_t *v;
+		json_array_foreach(jd, j, v)
+			if (json_is_string(v) &&
+			    strcmp(json_string_value(v), desks[i]) == 0)
+				break;
+		if (j == json_array_size(jd)) {
+			json_array_append_new(jd, json_string(desks[i]));
+			json_object_set_new(delivery, desks[i],
+			    json_string("pending"));
+		}
+	}
+	*desksp = xcalloc(json_array_size(jd), sizeof(char *));
+	for (i = 0; i < json_array_size(jd); i++)
+		if (json_is_string(json_array_get(jd, i)))
+			(*desksp)[(*ndesksp)++] =
+			    xstrdup(json_string_value(json_array_get(jd, i)));
+	out = json_dumps(o, JSON_COMPACT | JSON_ENSURE_ASCII);
+	json_decref(o);
+	return out;
 }
 
 void

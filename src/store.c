@@ -29,7 +29,8 @@ static const char *schema =
     "  PRIMARY KEY(network, account, room));"
     "CREATE TABLE IF NOT EXISTS seen("
     "  network INTEGER NOT NULL, room TEXT NOT NULL, msgid TEXT NOT NULL,"
-    "  at INTEGER NOT NULL, PRIMARY KEY(network, room, msgid));"
+    "  at INTEGER NOT NULL, report_id TEXT,"
+    "  PRIMARY KEY(network, room, msgid));"
     "CREATE TABLE IF NOT EXISTS reports("
     "  id TEXT PRIMARY KEY, created_at INTEGER NOT NULL,"
     "  network INTEGER NOT NULL, account TEXT NOT NULL, room TEXT NOT NULL,"
@@ -269,8 +270,30 @@ audit(struct store *s, const char *what, const char *report_id,
 }
 
 static int
+seen_put(struct store *s, const struct message *m, const char *report_id,
+    int64_t now)
+{
+	sqlite3_stmt *st;
+	int rc;
+
+	if (m->msgid == NULL)
+		return 0;
+	st = prep(s, "INSERT OR IGNORE INTO seen VALUES(?,?,?,?,?)");
+	if (st == NULL)
+		return -1;
+	sqlite3_bind_int(st, 1, m->network);
+	bind_text(st, 2, m->room);
+	bind_text(st, 3, m->msgid);
+	sqlite3_bind_int64(st, 4, now);
+	bind_text(st, 5, report_id);
+	rc = step_done(s, st);
+	sqlite3_finalize(st);
+	return rc;
+}
+
+static int
 insert_report(struct store *s, const struct message *m,
-    const struct report *r, int64_t now)
+    const struct report *r, int64_t now, int held)
 {
 	sqlite3_stmt *st;
 
@@ -290,15 +313,16 @@ insert_report(struct store *s, const struct message *m,
 		goto fail;
 	sqlite3_finalize(st);
 	st = prep(s, "INSERT OR IGNORE INTO outbox(report_id, desk, state,"
-	    " next_at, created_at) VALUES(?,?,'pending',?,?)");
+	    " next_at, created_at) VALUES(?,?,?,?,?)");
 	if (st == NULL)
 		return -1;
 	for (size_t i = 0; i < r->ndesks; i++) {
 		sqlite3_reset(st);
 		bind_text(st, 1, r->id);
 		bind_text(st, 2, r->desks[i]);
-		sqlite3_bind_int64(st, 3, now);
+		bind_text(st, 3, held ? "held" : "pending");
 		sqlite3_bind_int64(st, 4, now);
+		sqlite3_bind_int64(st, 5, now);
 		if (step_done(s, st) == -1)
 			goto fail;
 	}
@@ -314,33 +338,197 @@ store_commit(struct store *s, const struct message *m,
     struct report *const *reports, size_t nreports,
     const struct chat_notice *notices, size_t nnotices)
 {
-	int64_t now = now_ms();
+	return store_commit_held(s, m, reports, nreports, notices, nnotices,
+	    0);
+}
+
+int64_t
+store_room_reports_since(struct store *s, enum network net, const char *room,
+    int64_t since)
+{
 	sqlite3_stmt *st;
+	int64_t n = -1;
+
+	st = prep(s, "SELECT count(*) FROM reports WHERE network=? AND "
+	    "room=? AND created_at >= ?");
+	if (st == NULL)
+		return -1;
+	sqlite3_bind_int(st, 1, net);
+	bind_text(st, 2, room);
+	sqlite3_bind_int64(st, 3, since);
+	if (sqlite3_step(st) == SQLITE_ROW)
+		n = sqlite3_column_int64(st, 0);
+	sqlite3_finalize(st);
+	return n;
+}
+
+int64_t
+store_desk_delivered_since(struct store *s, const char *desk, int64_t since)
+{
+	sqlite3_stmt *st;
+	int64_t n = -1;
+
+	st = prep(s, "SELECT count(*) FROM outbox WHERE desk=? AND "
+	    "state='delivered' AND done_at >= ?");
+	if (st == NULL)
+		return -1;
+	bind_text(st, 1, desk);
+	sqlite3_bind_int64(st, 2, since);
+	if (sqlite3_step(st) == SQLITE_ROW)
+		n = sqlite3_column_int64(st, 0);
+	sqlite3_finalize(st);
+	return n;
+}
+
+int
+store_commit_held(struct store *s, const struct message *m,
+    struct report *const *reports, size_t nreports,
+    const struct chat_notice *notices, size_t nnotices, int held)
+{
+	int64_t now = now_ms();
 
 	if (exec(s, "BEGIN IMMEDIATE") == -1)
 		return -1;
 	for (size_t i = 0; i < nreports; i++)
-		if (insert_report(s, m, reports[i], now) == -1)
+		if (insert_report(s, m, reports[i], now, held) == -1)
 			goto fail;
 	for (size_t i = 0; i < nnotices; i++)
 		if (chat_insert(s, m->network, m->account, m->room,
 		    notices[i].body, notices[i].reply_to,
 		    notices[i].txn_id) == -1)
 			goto fail;
-	if (nreports > 0 && m->msgid) {
-		st = prep(s, "INSERT OR IGNORE INTO seen VALUES(?,?,?,?)");
+	if (nreports > 0 && seen_put(s, m, reports[0]->id, now) == -1)
+		goto fail;
+	if (m->position && position_put(s, m->network, m->account, m->room,
+	    m->position) == -1)
+		goto fail;
+	if (exec(s, "COMMIT") == -1)
+		goto fail;
+	return 0;
+fail:
+	exec(s, "ROLLBACK");
+	return -1;
+}
+
+int
+store_open_report(struct store *s, enum network net, const char *room,
+    const char *category, int64_t since, const char *reply_to,
+    char **idp, char **jsonp)
+{
+	sqlite3_stmt *st;
+	int rc = 0;
+
+	*idp = *jsonp = NULL;
+	if (reply_to) {
+		st = prep(s, "SELECT r.id, r.json FROM seen s JOIN reports r "
+		    "ON r.id = s.report_id WHERE s.network=? AND s.room=? AND "
+		    "s.msgid=?");
 		if (st == NULL)
-			goto fail;
-		sqlite3_bind_int(st, 1, m->network);
-		bind_text(st, 2, m->room);
-		bind_text(st, 3, m->msgid);
-		sqlite3_bind_int64(st, 4, now);
-		if (step_done(s, st) == -1) {
-			sqlite3_finalize(st);
-			goto fail;
+			return -1;
+		sqlite3_bind_int(st, 1, net);
+		bind_text(st, 2, room);
+		bind_text(st, 3, reply_to);
+		if (sqlite3_step(st) == SQLITE_ROW) {
+			*idp = col_dup(st, 0);
+			*jsonp = col_dup(st, 1);
+			rc = 1;
 		}
 		sqlite3_finalize(st);
+		if (rc)
+			return rc;
 	}
+	if (category == NULL)
+		return 0;
+	st = prep(s, "SELECT id, json FROM reports WHERE network=? AND room=?"
+	    " AND category=? AND created_at >= ? ORDER BY created_at DESC "
+	    "LIMIT 1");
+	if (st == NULL)
+		return -1;
+	sqlite3_bind_int(st, 1, net);
+	bind_text(st, 2, room);
+	bind_text(st, 3, category);
+	sqlite3_bind_int64(st, 4, since);
+	if (sqlite3_step(st) == SQLITE_ROW) {
+		*idp = col_dup(st, 0);
+		*jsonp = col_dup(st, 1);
+		rc = 1;
+	}
+	sqlite3_finalize(st);
+	return rc;
+}
+
+/* Queues the report for desk: nothing if a row is still pending (it will
+ * carry the latest JSON), version 0 "new" if the desk never had it, else
+ * the next version as "updated". */
+static int
+outbox_update_for(struct store *s, const char *report_id, const char *desk,
+    int64_t now)
+{
+	sqlite3_stmt *st;
+	int pending = 0, maxv = -1, rc;
+
+	st = prep(s, "SELECT coalesce(sum(state IN ('pending','held')), 0), "
+	    "coalesce(max(version), -1) FROM outbox WHERE report_id=? AND "
+	    "desk=?");
+	if (st == NULL)
+		return -1;
+	bind_text(st, 1, report_id);
+	bind_text(st, 2, desk);
+	if (sqlite3_step(st) == SQLITE_ROW) {
+		pending = sqlite3_column_int(st, 0);
+		maxv = sqlite3_column_int(st, 1);
+	}
+	sqlite3_finalize(st);
+	if (pending)
+		return 0;
+	st = prep(s, "INSERT INTO outbox(report_id, desk, state, next_at, "
+	    "created_at, version, status) VALUES(?,?,'pending',?,?,?,?)");
+	if (st == NULL)
+		return -1;
+	bind_text(st, 1, report_id);
+	bind_text(st, 2, desk);
+	sqlite3_bind_int64(st, 3, now);
+	sqlite3_bind_int64(st, 4, now);
+	sqlite3_bind_int(st, 5, maxv + 1);
+	bind_text(st, 6, maxv < 0 ? "new" : "updated");
+	rc = step_done(s, st);
+	sqlite3_finalize(st);
+	return rc;
+}
+
+int
+store_update_report(struct store *s, const struct message *m,
+    const char *report_id, const char *json, const char *urgency,
+    char *const *desks, size_t ndesks, const struct chat_notice *notices,
+    size_t nnotices)
+{
+	int64_t now = now_ms();
+	sqlite3_stmt *st;
+
+	if (exec(s, "BEGIN IMMEDIATE") == -1)
+		return -1;
+	st = prep(s, "UPDATE reports SET json=?, urgency=? WHERE id=?");
+	if (st == NULL)
+		goto fail;
+	bind_text(st, 1, json);
+	bind_text(st, 2, urgency);
+	bind_text(st, 3, report_id);
+	if (step_done(s, st) == -1) {
+		sqlite3_finalize(st);
+		goto fail;
+	}
+	sqlite3_finalize(st);
+	for (size_t i = 0; i < ndesks; i++)
+		if (outbox_update_for(s, report_id, desks[i], now) == -1)
+			goto fail;
+	for (size_t i = 0; i < nnotices; i++)
+		if (chat_insert(s, m->network, m->account, m->room,
+		    notices[i].body, notices[i].reply_to,
+		    notices[i].txn_id) == -1)
+			goto fail;
+	if (seen_put(s, m, report_id, now) == -1 ||
+	    audit(s, "corroborated", report_id, m->msgid) == -1)
+		goto fail;
 	if (m->position && position_put(s, m->network, m->account, m->room,
 	    m->position) == -1)
 		goto fail;
@@ -600,14 +788,14 @@ store_outbox_set_retry(struct store *s, int64_t id, int64_t now)
 {
 	return outbox_update(s, "UPDATE outbox SET state='pending', "
 	    "next_at=?1, attempts=attempts+?2 WHERE id=?4 AND state IN "
-	    "('dead','pending') AND ?3 IS NULL", id, now, 0, NULL);
+	    "('dead','pending','held') AND ?3 IS NULL", id, now, 0, NULL);
 }
 
 int
 store_outbox_drop(struct store *s, int64_t id)
 {
 	return outbox_update(s, "UPDATE outbox SET state='dropped', "
-	    "done_at=?1+?2 WHERE id=?4 AND state IN ('dead','pending') AND "
+	    "done_at=?1+?2 WHERE id=?4 AND state IN ('dead','pending','held') AND "
 	    "?3 IS NULL", id, now_ms(), 0, NULL);
 }
 

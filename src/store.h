@@ -40,6 +40,33 @@ int store_commit(struct store *s, const struct message *m,
     struct report *const *reports, size_t nreports,
     const struct chat_notice *notices, size_t nnotices);
 
+/* As store_commit; held: the deliveries wait for an operator (state
+ * "held", released by store_outbox_set_retry). */
+int store_commit_held(struct store *s, const struct message *m,
+    struct report *const *reports, size_t nreports,
+    const struct chat_notice *notices, size_t nnotices, int held);
+/* Reports made in a room since (Unix ms); -1 on error. */
+int64_t store_room_reports_since(struct store *s, enum network net,
+    const char *room, int64_t since);
+/* Deliveries a desk accepted since (Unix ms); -1 on error. */
+int64_t store_desk_delivered_since(struct store *s, const char *desk,
+    int64_t since);
+
+/* Grouping: the report a follow-up belongs to. With reply_to, the report
+ * that message produced; else the newest report of category in the room
+ * created at or after since. 1 with *idp and *jsonp set (caller frees),
+ * 0 if none, -1 on error. */
+int store_open_report(struct store *s, enum network net, const char *room,
+    const char *category, int64_t since, const char *reply_to, char **idp,
+    char **jsonp);
+/* A follow-up m merged into report_id: the new JSON and urgency, a
+ * delivery of the update to each of desks (new desks get it as new), the
+ * notices, the dedup key and the position, in one transaction. */
+int store_update_report(struct store *s, const struct message *m,
+    const char *report_id, const char *json, const char *urgency,
+    char *const *desks, size_t ndesks, const struct chat_notice *notices,
+    size_t nnotices);
+
 /* Chat outbox: up to max pending rows for one account, oldest first, into
  * *out (caller frees each with chat_out_free and the array with free).
  * Returns the count or -1. */
@@ -57,7 +84,8 @@ struct outbox_item {
 	char		*report_id;
 	char		*desk;
 	char		*report_json;
-	char		*state;		/* pending, delivered, dead */
+	char		*state;		/* pending, delivered, dead, held,
+					 * dropped */
 	int		 attempts;
 	int64_t		 next_at;	/* Unix ms */
 	char		*last_error;
