@@ -534,15 +534,17 @@ parse_desks(struct ctx *c, struct config *cfg, const struct ynode *seq)
 {
 	static const char *const keys_webhook[] = { "id", "name", "type",
 	    "url", "secret_file", "secret_env", "timeout", "max_attempts",
-	    NULL };
+	    "rate_per_minute", NULL };
 	static const char *const keys_open311[] = { "id", "name", "type",
 	    "url", "api_key_file", "api_key_env", "service_codes",
-	    "jurisdiction_id", "timeout", "max_attempts", NULL };
+	    "jurisdiction_id", "timeout", "max_attempts", "rate_per_minute",
+	    NULL };
 	static const char *const keys_email[] = { "id", "name", "type",
 	    "url", "from", "to", "username", "password_file", "password_env",
-	    "tls", "timeout", "max_attempts", NULL };
+	    "tls", "timeout", "max_attempts", "rate_per_minute", NULL };
 	static const char *const keys_room[] = { "id", "name", "type",
-	    "account", "room", "max_attempts", NULL };
+	    "account", "room", "max_attempts", "rate_per_minute",
+	    NULL };
 	static const struct {
 		const char		*name;
 		enum desk_type		 type;
@@ -603,6 +605,8 @@ parse_desks(struct ctx *c, struct config *cfg, const struct ynode *seq)
 			desk_room(c, cfg, dk, a);
 		dk->timeout = get_int(c, a, "timeout", 1, 600, 10);
 		dk->max_attempts = get_int(c, a, "max_attempts", 0, 1000000, 0);
+		dk->rate_per_minute = get_int(c, a, "rate_per_minute", 0,
+		    100000, 0);
 		for (size_t j = 0; j + 1 < cfg->ndesks && dk->id; j++)
 			if (cfg->desks[j].id &&
 			    strcmp(cfg->desks[j].id, dk->id) == 0)

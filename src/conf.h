@@ -73,6 +73,8 @@ struct cfg_desk {
 	char		*secret;	/* webhook: HMAC key for the signature
 					 * header (optional, from a file) */
 	int		 timeout;	/* s per attempt, 10 */
+	int		 rate_per_minute; /* deliveries a minute, 0 = any;
+					 * more wait (visible as pending) */
 	int		 max_attempts;	/* 0 = retry forever (until dead-letter
 					 * by a 4xx) */
 	/* open311 (url is the endpoint base: POST {url}/requests.json) */

@@ -164,6 +164,21 @@ is_inflight(struct inflight **fl, size_t n, int64_t id)
 	return 0;
 }
 
+/* True if desk already took rate_per_minute deliveries in the last
+ * minute, counting those in flight. */
+static int
+over_rate(struct store *st, const struct cfg_desk *desk,
+    struct inflight **fl)
+{
+	int64_t n = store_desk_delivered_since(st, desk->id,
+	    now_ms() - 60000);
+
+	for (size_t i = 0; i < DELIVER_MAX_INFLIGHT; i++)
+		if (fl[i] && strcmp(fl[i]->item.desk, desk->id) == 0)
+			n++;
+	return n >= desk->rate_per_minute;
+}
+
 /* Starts transfers for due items; returns the new in-flight count. */
 static size_t
 start_due(struct deliver_env *env, struct store *st, CURLM *multi,
@@ -191,6 +206,13 @@ start_due(struct deliver_env *env, struct store *st, CURLM *multi,
 			    "desk is no longer configured");
 			log_warnx("report %s: desk %s is not configured; "
 			    "dead-lettered", it->report_id, it->desk);
+			continue;
+		}
+		if (desk->rate_per_minute > 0 && over_rate(st, desk, fl)) {
+			/* Held back, not dropped: due again in a while. */
+			store_outbox_retry(st, it->id, it->attempts,
+			    now_ms() + 60000 / desk->rate_per_minute + 1,
+			    "desk rate limit");
 			continue;
 		}
 		if (backend_for(desk)->local != NULL) {
