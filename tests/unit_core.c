@@ -2,6 +2,7 @@
  * dedup, the spoed notice: the daemon's pipeline without any server. */
 #include "config.h"
 
+#include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
@@ -261,6 +262,102 @@ test_store(const struct config *cfg)
 	rmdir(dir);
 }
 
+/* Five messages about one break-in in two minutes: one report, and the
+ * desk gets updates, not five reports. */
+static void
+test_grouping(const struct config *cfg)
+{
+	char dir[] = "/tmp/bart-group-XXXXXX";
+	char *path, *err = NULL, *rdir;
+	struct store *st;
+	struct ruleset *rs;
+	struct diag d = { 0 };
+	struct pipeline_result res;
+	struct outbox_item *items;
+	struct store_counts cnt;
+	const char *texts[] = {
+		"ze zijn nu aan het inbreken bij nr 12",
+		"ik zie hem ook, hij breekt in via de achterdeur",
+		"nog steeds aan het inbreken, politie al onderweg?",
+		"nu ook bij nr 14: hij breekt in",
+		"ze zijn weg, ze waren aan het inbreken met z'n tweeen",
+	};
+	int64_t t0 = now_ms();
+	int reports = 0, merged = 0, n;
+
+	ok(mkdtemp(dir) != NULL, "temp dir");
+	path = xasprintf("%s/bart.db", dir);
+	st = store_open(path, &err);
+	rdir = xasprintf("%s/tests/conf/rules", getenv("top_srcdir") ?
+	    getenv("top_srcdir") : "..");
+	rs = ruleset_load(rdir, &d);
+	diag_print(&d, stdout);
+	diag_free(&d);
+	ok(rs != NULL && st != NULL, "rules and store");
+	if (rs == NULL || st == NULL)
+		return;
+	for (size_t i = 0; i < nitems(texts); i++) {
+		char id[16], pos[16];
+		struct message *m;
+
+		snprintf(id, sizeof(id), "g%zu", i);
+		snprintf(pos, sizeof(pos), "p%zu", i);
+		m = msg("oost@conference.localhost", id, pos, texts[i]);
+		is_int(pipeline_process(cfg, rs, st, m, t0 + (int64_t)i * 25000,
+		    &res), 0, "message %zu processed", i + 1);
+		reports += res.reports;
+		merged += res.corroborated;
+		if (i == 1) {
+			/* The desk accepts the first version meanwhile. */
+			n = store_outbox_due(st, INT64_MAX, &items, 10);
+			is_int(n, 1, "one delivery of the report so far");
+			if (n == 1)
+				store_outbox_delivered(st, items[0].id, now_ms(),
+				    NULL, NULL);
+			store_outbox_free(items, (size_t)n);
+		}
+		message_free(m);
+	}
+	is_int(reports, 1, "five messages: one report");
+	is_int(merged, 4, "four follow-ups merged into it");
+	store_counts(st, &cnt);
+	is_int(cnt.reports, 1, "one report in the store");
+	n = store_outbox_list(st, NULL, &items, 10);
+	is_int(n, 2, "the desk gets the report and one pending update");
+	if (n == 2) {
+		json_t *o = json_loads(items[1].report_json, 0, NULL);
+		is_str(items[0].status, "new", "first: new");
+		is_str(items[1].status, "updated", "then: updated");
+		is_str(items[1].report_id, items[0].report_id,
+		    "with the same report id");
+		is_int(json_array_size(json_object_get(o, "corroborations")),
+		    4, "the update carries four corroborations");
+		is_int(json_array_size(json_object_get(o, "message_ids")), 5,
+		    "and all five message ids");
+		json_decref(o);
+	}
+	store_outbox_free(items, (size_t)n);
+
+	/* After the window a new message is a new report. */
+	{
+		struct message *m = msg("oost@conference.localhost", "g9",
+		    "p9", "ze zijn weer aan het inbreken");
+		pipeline_process(cfg, rs, st, m, t0 + 3600 * 1000, &res);
+		is_int(res.reports, 1, "an hour later: a new report");
+		message_free(m);
+	}
+	ruleset_free(rs);
+	store_close(st);
+	free(rdir);
+	{
+		char *cmd = xasprintf("rm -rf %s", dir);
+		if (system(cmd) != 0)
+			printf("# cleanup failed\n");
+		free(cmd);
+	}
+	free(path);
+}
+
 static void
 test_notice(const struct config *cfg)
 {
@@ -292,6 +389,7 @@ main(void)
 	test_report(cfg);
 	test_store(cfg);
 	test_notice(cfg);
+	test_grouping(cfg);
 	config_free(cfg);
 	return done_testing();
 }
