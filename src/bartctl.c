@@ -4,12 +4,15 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "bartctl.h"
 #include "conf.h"
 #include "control.h"
 #include "log.h"
+#include "route.h"
+#include "rules.h"
 #include "store.h"
 #include "util.h"
 
@@ -27,6 +30,9 @@ usage(void)
 	    "       bartctl [-c FILE] outbox list [pending|delivered|dead]\n"
 	    "       bartctl [-c FILE] outbox retry ID|dead\n"
 	    "       bartctl [-c FILE] outbox drop ID\n"
+	    "       bartctl [-c FILE] route explain [--room ROOM] "
+	    "[--network xmpp|matrix]\n"
+	    "               [--at 2026-11-23T22:00:00Z] TEXT\n"
 	    "The configuration is -c FILE, else $BART_CONFIG, else "
 	    DEFAULT_CONFIG ".\n");
 }
@@ -187,6 +193,117 @@ cmd_desks(const struct config *cfg)
 	return 0;
 }
 
+/* Which route and desks a message would take, and why the other routes
+ * did not match. */
+static int
+cmd_route(const struct config *cfg, int argc, char **argv)
+{
+	struct route_input in;
+	struct decision d;
+	struct diag dg = { 0 };
+	struct ruleset *rs;
+	const char *room = NULL, *text = NULL, *desks[16], **ids;
+	const struct cfg_room *cr = NULL;
+	int net = NET_XMPP, matched, i;
+	int64_t at = now_ms();
+	size_t n;
+
+	if (argc < 2 || strcmp(argv[1], "explain") != 0) {
+		usage();
+		return 2;
+	}
+	for (i = 2; i < argc; i++) {
+		if (strcmp(argv[i], "--room") == 0 && i + 1 < argc)
+			room = argv[++i];
+		else if (strcmp(argv[i], "--network") == 0 && i + 1 < argc)
+			net = strcmp(argv[++i], "matrix") == 0 ? NET_MATRIX :
+			    NET_XMPP;
+		else if (strcmp(argv[i], "--at") == 0 && i + 1 < argc) {
+			if ((at = parse_time_iso(argv[++i])) < 0) {
+				fprintf(stderr, "bartctl: --at wants a time like "
+				    "2026-11-23T22:00:00Z\n");
+				return 2;
+			}
+		} else if (text == NULL)
+			text = argv[i];
+		else {
+			usage();
+			return 2;
+		}
+	}
+	if (text == NULL) {
+		usage();
+		return 2;
+	}
+	if (cfg->timezone) {
+		setenv("TZ", cfg->timezone, 1);
+		tzset();
+	}
+	if ((rs = ruleset_load(cfg->rules_dir, &dg)) == NULL) {
+		diag_print(&dg, stderr);
+		diag_free(&dg);
+		return 1;
+	}
+	diag_free(&dg);
+	ruleset_decide(rs, text, strlen(text), &d);
+	memset(&in, 0, sizeof(in));
+	in.category = d.category;
+	in.urgency = d.urgency;
+	in.room = room;
+	in.network = net;
+	in.now = at;
+	for (size_t a = 0; room && a < cfg->nxmpp + cfg->nmatrix && !cr; a++)
+		cr = config_room(cfg, a < cfg->nxmpp ? NET_XMPP : NET_MATRIX,
+		    a < cfg->nxmpp ? cfg->xmpp[a].id :
+		    cfg->matrix[a - cfg->nxmpp].id, room);
+	in.neighbourhood = cr ? cr->neighbourhood : NULL;
+	ids = xcalloc(d.nhits, sizeof(*ids));
+	for (size_t h = 0; h < d.nhits; h++)
+		if (!d.hits[h].testing)
+			ids[in.nrules++] = d.hits[h].id;
+	in.rules = ids;
+	printf("decision: %s / %s", d.category ? d.category : "(none)",
+	    d.category ? urgency_name(d.urgency) : "-");
+	for (size_t h = 0; h < in.nrules; h++)
+		printf("%s%s", h ? ", " : " (rules: ", ids[h]);
+	printf("%s\n", in.nrules ? ")" : "");
+	if (room)
+		printf("room: %s, neighbourhood: %s\n", room,
+		    in.neighbourhood ? in.neighbourhood : "(not configured)");
+	if (d.category == NULL) {
+		printf("no category: not forwarded to any desk\n");
+		goto out;
+	}
+	for (size_t r = 0; r < cfg->nroutes; r++) {
+		const char *why = route_mismatch(&cfg->routes[r], &in);
+		printf("route %zu (%s:%d): %s", r + 1, cfg->file,
+		    cfg->routes[r].line, why ? why : "matches");
+		if (!why) {
+			printf(" -> ");
+			for (size_t k = 0; k < cfg->routes[r].ndesks; k++)
+				printf("%s%s", k ? ", " : "",
+				    cfg->routes[r].desks[k]);
+			if (cfg->routes[r].ndesks == 0)
+				printf("(no desk)");
+			if (cfg->routes[r].cont)
+				printf(" (continue)");
+		}
+		printf("\n");
+		if (!why && !cfg->routes[r].cont)
+			break;
+	}
+	n = route_report(cfg, &in, desks, 16, &matched);
+	printf("desks:");
+	for (size_t k = 0; k < n; k++)
+		printf(" %s", desks[k]);
+	printf("%s\n", n ? "" : " none");
+out:
+	free(ids);
+	decision_clear(&d);
+	ruleset_free(rs);
+	return 0;
+}
+
 int
 main(int argc, char **argv)
 {
@@ -218,6 +335,8 @@ main(int argc, char **argv)
 		rc = cmd_outbox(cfg, argc - 1, argv + 1);
 	else if (strcmp(argv[1], "desks") == 0)
 		rc = cmd_desks(cfg);
+	else if (strcmp(argv[1], "route") == 0)
+		rc = cmd_route(cfg, argc - 1, argv + 1);
 	else {
 		usage();
 		rc = 2;

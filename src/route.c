@@ -57,25 +57,31 @@ in_window(const struct cfg_route *r, int64_t now)
 	return r->days == 0 || (r->days & (1u << day));
 }
 
+const char *
+route_mismatch(const struct cfg_route *r, const struct route_input *in)
+{
+	if (!in_list(r->categories, r->ncategories, in->category))
+		return "category differs";
+	if (r->urgencies && !(r->urgencies & (1u << in->urgency)))
+		return "urgency differs";
+	if (!in_list(r->neighbourhoods, r->nneighbourhoods,
+	    in->neighbourhood))
+		return "neighbourhood differs";
+	if (!in_list(r->rooms, r->nrooms, in->room))
+		return "room differs";
+	if (r->networks && !(r->networks & (1u << in->network)))
+		return "network differs";
+	if (!any_rule(r, in))
+		return "none of its rules fired";
+	if (!in_window(r, in->now))
+		return "outside its days/hours";
+	return NULL;
+}
+
 static int
 route_matches(const struct cfg_route *r, const struct route_input *in)
 {
-	if (r->networks && !(r->networks & (1u << in->network)))
-		return 0;
-	if (!any_rule(r, in))
-		return 0;
-	if (!in_window(r, in->now))
-		return 0;
-	if (!in_list(r->categories, r->ncategories, in->category))
-		return 0;
-	if (r->urgencies && !(r->urgencies & (1u << in->urgency)))
-		return 0;
-	if (!in_list(r->neighbourhoods, r->nneighbourhoods,
-	    in->neighbourhood))
-		return 0;
-	if (!in_list(r->rooms, r->nrooms, in->room))
-		return 0;
-	return 1;
+	return route_mismatch(r, in) == NULL;
 }
 
 size_t

@@ -26,4 +26,9 @@ struct route_input {
 size_t route_report(const struct config *cfg, const struct route_input *in,
     const char **desks, size_t max, int *matched);
 
+/* Why route r does or does not match in: NULL when it matches, else a
+ * static phrase naming the first matcher that failed. */
+const char *route_mismatch(const struct cfg_route *r,
+    const struct route_input *in);
+
 #endif
