@@ -30,6 +30,9 @@ struct inflight {
 
 static void deliver_local(struct store *, const struct cfg_desk *,
     const struct outbox_item *);
+static void record(struct store *, const struct cfg_desk *,
+    const struct outbox_item *, int, enum deliver_outcome, const char *,
+    int64_t, const char *);
 
 /* Keeps the first DELIVER_RESP_MAX bytes of a response body. */
 static size_t
@@ -123,6 +126,13 @@ static const struct desk_backend *
 backend_for(const struct cfg_desk *desk)
 {
 	switch (desk->type) {
+	case DESK_OPEN311:
+		return &desk_open311;
+	case DESK_EMAIL:
+		return &desk_email;
+	case DESK_XMPP_ROOM:
+	case DESK_MATRIX_ROOM:
+		return &desk_room;
 	case DESK_WEBHOOK:
 	default:
 		return &desk_webhook;
@@ -197,6 +207,7 @@ start_due(struct deliver_env *env, struct store *st, CURLM *multi,
 		const struct cfg_desk *desk;
 		struct inflight *f;
 		char *error = NULL;
+		int prc;
 
 		if (is_inflight(fl, DELIVER_MAX_INFLIGHT, it->id))
 			continue;
@@ -229,12 +240,18 @@ start_due(struct deliver_env *env, struct store *st, CURLM *multi,
 		f->backend = backend_for(desk);
 		if ((f->h = curl_easy_init()) == NULL)
 			fatalx("curl_easy_init");
-		if (f->backend->prepare(desk, it, f->h, &f->hdrs, &f->body,
-		    &f->mime, &error) == -1) {
+		if ((prc = f->backend->prepare(desk, it, f->h, &f->hdrs,
+		    &f->body, &f->mime, &error)) == -1) {
 			log_warnx("report %s to %s: %s; dead-lettered",
 			    it->report_id, it->desk, error);
 			store_outbox_dead(st, it->id, f->attempts, error);
 			free(error);
+			inflight_free(f);
+			continue;
+		}
+		if (prc == 1) {		/* nothing to send for this item */
+			record(st, desk, it, f->attempts, DELIVER_OK, NULL, 0,
+			    NULL);
 			inflight_free(f);
 			continue;
 		}

@@ -32,7 +32,8 @@ struct desk_backend {
 	/* Sets up h (URL, body, headers, upload) for item; *hdrs and *body
 	 * are freed by the caller after the transfer, *mime too. 0, or -1
 	 * with *error set (caller frees) when the item can never be sent
-	 * (dead-letter). */
+	 * (dead-letter), or 1 when there is nothing to send for this item
+	 * (recorded as delivered, no transfer). */
 	int		(*prepare)(const struct cfg_desk *desk,
 			    const struct outbox_item *item, CURL *h,
 			    struct curl_slist **hdrs, char **body,
@@ -51,6 +52,10 @@ struct desk_backend {
 };
 
 extern const struct desk_backend desk_webhook;
+extern const struct desk_backend desk_open311;	/* deliver_open311.c */
+extern const struct desk_backend desk_email;	/* deliver_email.c */
+extern const struct desk_backend desk_room;	/* deliver_room.c: xmpp-room,
+						 * matrix-room */
 
 /* Shared by HTTP backends: 2xx OK; 5xx, 408, 429 and transport errors
  * RETRY; other answers DEAD. */
