@@ -163,8 +163,9 @@ mx_log_fail(struct mx *mx, const char *what, const struct mx_resp *r,
 	const char *code = mx_jstr(root, "errcode");
 	const char *msg = mx_jstr(root, "error");
 
-	if (r->status == 0)
-		log_warnx("matrix %s: %s: %s", mx->id, what, r->err);
+	if (r->status == 0 || r->err[0] != '\0')
+		log_warnx("matrix %s: %s: %s", mx->id, what, r->err[0] ?
+		    r->err : "no response");
 	else
 		log_warnx("matrix %s: %s: HTTP %ld%s%s%s%.200s", mx->id, what,
 		    r->status, code ? " " : "", code ? code : "",
@@ -1224,7 +1225,7 @@ sync_loop(struct mx *mx)
 	struct mx_resp r;
 	json_t *root;
 	char *since, *filter, *filter0, *url, *tok, *next;
-	int attempt = 0, initial;
+	int attempt = 0, initial, insync = 0;
 	unsigned gen;
 	int64_t wait;
 
@@ -1296,8 +1297,10 @@ sync_loop(struct mx *mx)
 			since = next;
 			next = NULL;
 		}
-		if (initial)
+		if (!insync) {
 			log_info("matrix %s: in sync", mx->id);
+			insync = 1;
+		}
 next:
 		free(next);
 		json_decref(root);

@@ -4,7 +4,8 @@
 #
 # Where: $BART_VENV_CACHE/synapse-venv when BART_VENV_CACHE is set (shared
 # by every build tree and kept across runs), else $top_builddir/.venv-synapse
-# (top_builddir defaults to the current directory). CI calls this once
+# (the build dir is $1, else $top_builddir, else the current directory).
+# CI calls this once
 # before `make check` so that no test spends its time in pip.
 #
 # A venv counts as ready only once the stamp file written after a
@@ -16,7 +17,7 @@ py=${PYTHON3_SYS:-/usr/bin/python3}
 if [ -n "${BART_VENV_CACHE:-}" ]; then
 	venv=$BART_VENV_CACHE/synapse-venv
 else
-	venv=${top_builddir:-.}/.venv-synapse
+	venv=${1:-${top_builddir:-.}}/.venv-synapse
 fi
 stamp=$venv/.bart-synapse-ready
 
