@@ -75,6 +75,38 @@ load_rules(const struct config *cfg, int quiet_ok)
 	return rs;
 }
 
+struct idcheck {
+	const char	*id;
+	int		 found;
+};
+
+static void
+idcheck_fn(void *arg, const char *id, const char *status, uint64_t hits)
+{
+	struct idcheck *ic = arg;
+
+	(void)status;
+	(void)hits;
+	if (strcmp(ic->id, id) == 0)
+		ic->found = 1;
+}
+
+/* Warns about routes naming rules that are not in the rule set. */
+static void
+check_route_rules(const struct config *cfg, const struct ruleset *rs)
+{
+	for (size_t i = 0; i < cfg->nroutes; i++)
+		for (size_t j = 0; j < cfg->routes[i].nrules; j++) {
+			struct idcheck ic = { cfg->routes[i].rules[j], 0 };
+			ruleset_foreach_stat(rs, idcheck_fn, &ic);
+			if (!ic.found)
+				fprintf(stderr, "%s:%d: warning: route names "
+				    "rule '%s', which is not in %s\n",
+				    cfg->file, cfg->routes[i].line, ic.id,
+				    cfg->rules_dir);
+		}
+}
+
 static void
 reload_rules(struct core *c)
 {
@@ -217,6 +249,7 @@ main(int argc, char **argv)
 		config_free(cfg);
 		return 1;
 	}
+	check_route_rules(cfg, c.rs);
 	if (configtest) {
 		printf("%s: configuration OK (%zu XMPP and %zu Matrix "
 		    "accounts, %zu desks, %zu routes, %zu rules)\n", cfgfile,

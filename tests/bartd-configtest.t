@@ -27,6 +27,19 @@ done
 is "$rc" 1 "a missing configuration file is refused"
 grep -q "does-not-exist.yaml: No such file" "$out"; ok $? "and the error names the file"
 
+# The commented example in contrib/ stays valid (its secrets made here).
+tmp=$(mktemp -d)
+for f in hmac.key xmpp.pass matrix.token meldkamer.secret; do
+	head -c 24 /dev/urandom | od -An -tx1 | tr -d ' \n' > "$tmp/$f"
+done
+sed -e "s|/etc/bart/rules|$top_srcdir/rules|" -e "s|/etc/bart/|$tmp/|" \
+    -e "s|/var/lib/bart|$tmp/state|" "$top_srcdir/contrib/bart.yaml" \
+    > "$tmp/bart.yaml"
+"$bartd" -n -c "$tmp/bart.yaml" >"$out" 2>&1; rc=$?
+is "$rc" 0 "contrib/bart.yaml is a valid configuration"
+[ "$rc" -eq 0 ] || sed 's/^/#   /' "$out"
+rm -rf "$tmp"
+
 printf 'state_dir: [\n' > "$out.yaml"
 "$bartd" -n -c "$out.yaml" >"$out" 2>&1; rc=$?
 is "$rc" 1 "broken YAML is refused"
