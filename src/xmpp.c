@@ -157,6 +157,8 @@ child(xmpp_stanza_t *st, const char *name, const char *ns)
 {
 	if (st == NULL)
 		return NULL;
+	if (ns == NULL)
+		return xmpp_stanza_get_child_by_name(st, name);
 	return xmpp_stanza_get_child_by_name_and_ns(st, name, ns);
 }
 
@@ -441,8 +443,10 @@ groupchat(struct xc *xc, struct room *r, xmpp_stanza_t *msg,
 	real = item ? xmpp_stanza_get_attribute(item, "jid") : NULL;
 	if (real != NULL && strlen(real) < MSG_ID_MAX)
 		m->sender = xstrdup(real);
+	else if (strlen(from) < MSG_ID_MAX)
+		m->sender = xstrdup(from);
 	else
-		m->sender = xstrndup(from, MSG_ID_MAX);
+		m->sender = xstrndup(from, MSG_ID_MAX);	/* cut, not read past */
 	el = child(msg, "reply", NS_REPLY);
 	if (el != NULL && id_ok(xmpp_stanza_get_attribute(el, "id")))
 		m->reply_to = xstrdup(xmpp_stanza_get_attribute(el, "id"));
