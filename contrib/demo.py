@@ -110,4 +110,8 @@ def main():
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    rc = main()
+    sys.stdout.flush()
+    # Leave without tearing down slixmpp's finished event loops again
+    # (they would print noise about destroyed tasks).
+    os._exit(rc)
