@@ -106,9 +106,12 @@ try:
         people.append(r)
     acct = srv.bart_account("bartbot", "bot-pw", [room], ping_interval=3,
                             ping_timeout=3)
+    # Every matching message its own report (no merging of follow-ups,
+    # no cap on reports per room), so every one travels the outbox.
     cfg = barttest.bart_config(dir, os.path.join(barttest.srcdir(), "tests",
                                                  "xmpp-rules"), desk.url,
-                               xmpp=[acct])
+                               xmpp=[acct], group_window=0,
+                               room_reports_per_hour=0)
     bartd = barttest.Bartd(cfg).start()
     t.ok(bartd.wait_log(r"starts at|caught up", 30) is not None,
          "bartd joins and takes its position", bartd.tail())
@@ -156,12 +159,15 @@ try:
          (len(want), len(posters.chit)))
 
     def tags_of(reqs):
+        """tag -> list of (report id, request) for every tag in a POST's
+        text or merged follow-ups (corroborations)."""
         out = {}
         for r in reqs:
             b = r["body"] or {}
-            m = TAG.search(b.get("text") or "")
-            if m:
-                out.setdefault("t" + m.group(1), []).append(r)
+            texts = [b.get("text") or ""] + \
+                [c.get("text") or "" for c in b.get("corroborations") or []]
+            for m in TAG.finditer("\n".join(texts)):
+                out.setdefault("t" + m.group(1), []).append((b.get("id"), r))
         return out
 
     def all_in(reqs):
@@ -172,13 +178,15 @@ try:
 
     got = tags_of(desk.accepted())
     lost = sorted(set(want) - set(got), key=lambda s: int(s[1:]))
+    # Twice = in two reports, or twice within one POST (merged twice).
     dup = sorted(tag for tag, rs in got.items()
-                 if len({r["body"]["id"] for r in rs}) > 1)
-    redelivered = sum(len(rs) - len({r["body"]["id"] for r in rs})
+                 if len({rid for rid, _ in rs}) > 1 or
+                 len(rs) > len({id(r) for _, r in rs}))
+    redelivered = sum(len(rs) - len({rid for rid, _ in rs})
                       for rs in got.values())
     stray = sorted(tag for tag in got if tag not in want)
     wrong_desk = sorted(tag for tag, rs in got.items() if tag in want and
-                        any(r["path"] != want[tag][0] for r in rs))
+                        any(r["path"] != want[tag][0] for _, r in rs))
     bad_key = [r for r in desk.accepted() if r["body"] and
                r["headers"].get("idempotency-key") != r["body"].get("id")]
     posted = len(want) + len(posters.chit)
