@@ -205,6 +205,11 @@ email_prepare(const struct cfg_desk *desk, const struct outbox_item *item,
 	free(v);
 	curl_easy_setopt(h, CURLOPT_MAIL_RCPT, recipients(desk));
 	curl_easy_setopt(h, CURLOPT_URL, desk->url);
+	/* One connection a message: libcurl would otherwise reuse an idle
+	 * SMTP connection of another desk to the same server, whatever its
+	 * TLS and login. */
+	curl_easy_setopt(h, CURLOPT_FRESH_CONNECT, 1L);
+	curl_easy_setopt(h, CURLOPT_FORBID_REUSE, 1L);
 	if (strncmp(desk->url, "smtp://", 7) == 0)
 		curl_easy_setopt(h, CURLOPT_USE_SSL, desk->tls ==
 		    TLS_PLAINTEXT ? (long)CURLUSESSL_NONE :
