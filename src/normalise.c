@@ -476,6 +476,9 @@ emit_cp(struct nstate *st, int32_t cp, uint32_t os, uint32_t oe)
 	st->last_space = 0;
 	if (cp >= 'A' && cp <= 'Z')
 		cp += 'a' - 'A';
+	else if (cp == 0x201c || cp == 0x201d || cp == 0x201e ||
+	    cp == 0x201f || cp == 0xab || cp == 0xbb || cp == 0x2033)
+		cp = '"';	/* utf8proc's LUMP leaves double quotes */
 	cls = cp_class(cp);
 	if (cls != NC_WORD) {
 		run_end(st);
@@ -543,6 +546,7 @@ normalise(const struct abbrev *ab, const char *in, size_t len,
 	utf8proc_int32_t dec[32];
 	size_t i = 0, n;
 	int32_t cp;
+	size_t inlen0 = len;
 
 	if (len > NORM_MAX_INPUT) {
 		len = NORM_MAX_INPUT;
@@ -556,6 +560,7 @@ normalise(const struct abbrev *ab, const char *in, size_t len,
 	st.run_cp = -1;
 	st.word_start = SIZE_MAX;
 	nt->len = 0;
+	nt->truncated = len < inlen0;
 	nt->inlen = len;
 	normtext_reserve(nt, len + 16);
 	while (i < len && !st.full) {

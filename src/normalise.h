@@ -52,6 +52,7 @@ struct normtext {
 					 * or NC_HARD (the ends are NC_HARD) */
 	size_t		 nwords;
 	size_t		 inlen;		/* bytes of the original looked at */
+	int		 truncated;	/* inlen < the message length */
 	size_t		 cap;
 };
 

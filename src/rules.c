@@ -245,9 +245,11 @@ regex_run(struct dctx *c, uint32_t id)
 	struct scratch *x = c->x;
 	size_t len = x->nt.len, off = 0;
 	PCRE2_SIZE *ov;
+	uint32_t opts = x->nt.truncated ? PCRE2_NOTEOL : 0;
 	int rc;
 
 	if (len > RE_MAX_SUBJECT) {
+		opts = PCRE2_NOTEOL;	/* the cut is not the end */
 		len = RE_MAX_SUBJECT;
 		while (len > 0 && ((unsigned char)x->nt.text[len] & 0xc0) ==
 		    0x80)
@@ -255,7 +257,7 @@ regex_run(struct dctx *c, uint32_t id)
 	}
 	atom_touch(c, id, AS_FALSE);
 	while (off <= len && x->anm[id] < ATOM_MAX_MATCHES) {
-		rc = pcre2_match(a->re, (PCRE2_SPTR)x->nt.text, len, off, 0,
+		rc = pcre2_match(a->re, (PCRE2_SPTR)x->nt.text, len, off, opts,
 		    x->md, c->rs->mctx);
 		if (rc == PCRE2_ERROR_NOMATCH)
 			break;

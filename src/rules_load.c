@@ -974,7 +974,8 @@ ruleset_load(const char *dir, struct diag *d)
 		names[nnames++] = xstrdup(de->d_name);
 	}
 	closedir(dp);
-	qsort(names, nnames, sizeof(char *), cmp_str);
+	if (nnames > 0)
+		qsort(names, nnames, sizeof(char *), cmp_str);
 	path = xasprintf("%s/abbreviations.txt", dir);
 	if (access(path, F_OK) == 0)
 		(void)abbrev_load(rs->abbrev, path, d);

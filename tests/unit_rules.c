@@ -1,0 +1,461 @@
+/* unit_rules.c: the rule language and the matcher: keywords as whole
+ * words with compounds, regexes, all/any/not/at-least/within, scores and
+ * threshold, testing status, cues, lists and fragments, spans in the
+ * original text, errors with file:line:col, bounded cost on hostile
+ * regexes and input, and several threads on one rule set. */
+#include "config.h"
+
+#include <pthread.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "rules.h"
+#include "tap.h"
+#include "util.h"
+
+static char tmpl[64];
+
+static void
+put(const char *name, const char *text)
+{
+	char *path = xasprintf("%s/%s", tmpl, name);
+	FILE *fp = fopen(path, "w");
+
+	if (fp == NULL) {
+		perror(path);
+		exit(1);
+	}
+	fputs(text, fp);
+	fclose(fp);
+	free(path);
+}
+
+static void
+clear_dir(void)
+{
+	char *cmd = xasprintf("rm -f %s/*", tmpl);
+
+	if (system(cmd) != 0)
+		exit(1);
+	free(cmd);
+}
+
+/* Loads tmpl; the diagnostics joined with '\n' into *errs (caller frees). */
+static struct ruleset *
+load(char **errs)
+{
+	struct diag d = { 0 };
+	struct ruleset *rs = ruleset_load(tmpl, &d);
+	struct buf b = { 0 };
+
+	for (size_t i = 0; i < d.n; i++)
+		buf_printf(&b, "%s\n", d.msgs[i] + strlen(tmpl) + 1);
+	buf_puts(&b, "");
+	if (errs)
+		*errs = buf_steal(&b);
+	else {
+		if (b.len)
+			printf("# %s", b.data);
+		buf_free(&b);
+	}
+	diag_free(&d);
+	return rs;
+}
+
+/* "category/urgency [ids]" of text; caller frees. */
+static char *
+dec(const struct ruleset *rs, const char *text)
+{
+	struct decision d;
+	struct buf b = { 0 };
+
+	if (ruleset_decide(rs, text, strlen(text), &d) == -1)
+		return xstrdup("error");
+	buf_printf(&b, "%s/%s", d.category ? d.category : "-",
+	    d.category ? urgency_name(d.urgency) : "-");
+	for (size_t i = 0; i < d.nhits; i++)
+		buf_printf(&b, "%s%s%s", i ? "," : " ", d.hits[i].id,
+		    d.hits[i].testing ? "(t)" : "");
+	decision_clear(&d);
+	return buf_steal(&b);
+}
+
+#define DEC(rs, text, want, ...) do {					\
+	char *dec_g_ = dec(rs, text);					\
+	is_str(dec_g_, want, __VA_ARGS__);				\
+	free(dec_g_);							\
+} while (0)
+
+static void
+test_keywords(void)
+{
+	struct ruleset *rs;
+	struct decision d;
+	const char *t;
+
+	clear_dir();
+	put("a.yaml",
+	    "- id: autoinbraak\n"
+	    "  category: inbraak\n"
+	    "  keywords: [\"auto inbraak\"]\n"
+	    "- id: compound\n"
+	    "  category: diefstal\n"
+	    "  keywords: [\"*diefstal\", \"fiets*\"]\n"
+	    "  unless: [fietsenmaker, \"geen diefstal\"]\n"
+	    "- id: brand\n"
+	    "  category: brand\n"
+	    "  urgency: spoed\n"
+	    "  keywords: [brand, \"auto's\"]\n");
+	rs = load(NULL);
+	ok(rs != NULL, "keyword rules load");
+	if (rs == NULL)
+		return;
+	DEC(rs, "een auto-inbraak", "inbraak/normaal autoinbraak",
+	    "\"auto inbraak\" matches auto-inbraak");
+	DEC(rs, "weer een AUTOINBRAAK", "inbraak/normaal autoinbraak",
+	    "... and autoinbraak");
+	DEC(rs, "auto  inbraak", "inbraak/normaal autoinbraak",
+	    "... and auto  inbraak");
+	DEC(rs, "mijn auto, inbraak", "-/-", "... but not across a comma");
+	DEC(rs, "de autoinbraakpreventie", "-/-", "... nor inside a longer word");
+	DEC(rs, "woningdiefstal gemeld", "diefstal/normaal compound",
+	    "*diefstal matches inside a compound");
+	DEC(rs, "fietsendieven", "diefstal/normaal compound",
+	    "fiets* matches at the start of a word");
+	DEC(rs, "de fietsenmaker", "-/-", "an exception (unless) blocks");
+	DEC(rs, "de brandweer kwam", "-/-", "brand is a whole word: not in "
+	    "brandweer");
+	DEC(rs, "BRAND!!", "brand/spoed brand", "brand matches BRAND!!");
+	DEC(rs, "bränd", "brand/spoed brand", "accents do not matter");
+	DEC(rs, "twee autos", "brand/spoed brand",
+	    "a keyword with an apostrophe matches without it");
+
+	t = "Er is BRAND bij nr 12";
+	ruleset_decide(rs, t, strlen(t), &d);
+	ok(d.nhits == 1 && d.hits[0].nspans == 1 &&
+	    d.hits[0].spans[0].start == 6 && d.hits[0].spans[0].end == 11,
+	    "span is in the original text");
+	decision_clear(&d);
+	t = "\xc3\x89\xc3\xa9n BR\xc3\x82ND";
+	ruleset_decide(rs, t, strlen(t), &d);
+	ok(d.nhits == 1 && d.hits[0].nspans == 1 &&
+	    d.hits[0].spans[0].start == 6 && d.hits[0].spans[0].end == 12,
+	    "span in the original text after accented letters");
+	decision_clear(&d);
+	ruleset_free(rs);
+}
+
+static void
+test_conditions(void)
+{
+	struct ruleset *rs;
+
+	clear_dir();
+	put("c.yaml",
+	    "- settings: {threshold: 4}\n"
+	    "- list: nu\n"
+	    "  keywords: [nu, \"op dit moment\"]\n"
+	    "- fragment: wapen\n"
+	    "  any: [mes, pistool, \"/\\\\bknuppel(s)?\\\\b/\"]\n"
+	    "- id: half-a\n"
+	    "  category: geweld\n"
+	    "  score: 2\n"
+	    "  keywords: [ruzie]\n"
+	    "- id: half-b\n"
+	    "  category: geweld\n"
+	    "  score: 2\n"
+	    "  keywords: [\"@wapen\"]\n"
+	    "- id: two-of-three\n"
+	    "  category: verdacht\n"
+	    "  score: 4\n"
+	    "  at-least: {n: 2, of: [zaklamp, capuchon, tuinen]}\n"
+	    "- id: near\n"
+	    "  category: diefstal\n"
+	    "  score: 4\n"
+	    "  within: {words: 3, of: [fiets, gestolen]}\n"
+	    "- id: all-not\n"
+	    "  category: brand\n"
+	    "  score: 4\n"
+	    "  all: [rook, \"@nu\"]\n"
+	    "  not: [sigaret]\n"
+	    "- id: testing-rule\n"
+	    "  category: vermist\n"
+	    "  score: 9\n"
+	    "  status: testing\n"
+	    "  keywords: [kwijt]\n");
+	rs = load(NULL);
+	ok(rs != NULL, "condition rules load");
+	if (rs == NULL)
+		return;
+	DEC(rs, "ruzie op straat", "-/- half-a", "one rule of score 2 stays below "
+	    "threshold 4");
+	DEC(rs, "ruzie met een KNUPPEL", "geweld/normaal half-a,half-b",
+	    "two rules of one category add up to the threshold");
+	DEC(rs, "iemand met een zaklamp", "-/-", "at-least 2: one is not enough");
+	DEC(rs, "capuchon op en een zaklamp", "verdacht/normaal two-of-three",
+	    "at-least 2 of 3");
+	DEC(rs, "mijn fiets is vannacht gestolen", "diefstal/normaal near",
+	    "within 3 words");
+	DEC(rs, "mijn fiets stond bij de school en toen is mijn tas gestolen",
+	    "-/-", "not within 3 words");
+	DEC(rs, "rook op dit moment", "brand/normaal all-not",
+	    "all: every item must match (through a list)");
+	DEC(rs, "rook", "-/-", "all: one missing");
+	DEC(rs, "nu rook van een sigaret", "-/-", "not: blocks");
+	DEC(rs, "sleutels kwijt", "-/- testing-rule(t)",
+	    "a testing rule fires and is reported but decides nothing");
+	ruleset_free(rs);
+}
+
+static void
+test_cues(void)
+{
+	struct ruleset *rs;
+
+	clear_dir();
+	put("c.yaml",
+	    "- id: inbraak\n"
+	    "  category: inbraak\n"
+	    "  keywords: [ingebroken, inbreken]\n"
+	    "- id: lamp\n"
+	    "  category: openbare-ruimte\n"
+	    "  keywords: [lantaarnpaal]\n"
+	    "- cue: nu\n"
+	    "  raise: spoed\n"
+	    "  categories: [inbraak]\n"
+	    "  keywords: [nu]\n"
+	    "- cue: gisteren\n"
+	    "  lower: normaal\n"
+	    "  keywords: [gisteren]\n"
+	    "- cue: loos\n"
+	    "  lower: info\n"
+	    "  keywords: [\"loos alarm\"]\n");
+	rs = load(NULL);
+	ok(rs != NULL, "cue rules load");
+	if (rs == NULL)
+		return;
+	DEC(rs, "er is ingebroken", "inbraak/normaal inbraak", "no cue");
+	DEC(rs, "ze zijn nu aan het inbreken", "inbraak/spoed inbraak",
+	    "a cue raises urgency");
+	DEC(rs, "lantaarnpaal nu kapot", "openbare-ruimte/normaal lamp",
+	    "a cue only for the categories it names");
+	DEC(rs, "loos alarm, niet ingebroken nu", "inbraak/info inbraak",
+	    "lower to info wins over raise");
+	DEC(rs, "gisteren ingebroken", "inbraak/normaal inbraak", "lower");
+	ok(ruleset_count(rs) == 2, "cues are not counted as rules");
+	ruleset_free(rs);
+}
+
+static void
+test_errors(void)
+{
+	struct ruleset *rs;
+	char *errs;
+
+	clear_dir();
+	put("bad.yaml",
+	    "- id: r1\n"
+	    "  category: inbraak\n"
+	    "  keywords: [inbraak]\n"
+	    "  all: [\"/(unclosed/\"]\n"
+	    "  colour: red\n"
+	    "- id: r1\n"
+	    "  category: nonsense\n"
+	    "  keywords: [\"@nergens\", x]\n");
+	rs = load(&errs);
+	ok(rs == NULL, "a broken rule file does not load");
+	ok(strstr(errs, "bad.yaml:4:20: bad regex: missing closing "
+	    "parenthesis") != NULL, "broken regex reported at file:line:col");
+	ok(strstr(errs, "bad.yaml:5:3: unknown key \"colour\"") != NULL,
+	    "unknown key is an error at its position");
+	ok(strstr(errs, "bad.yaml:6:7: duplicate id \"r1\"") != NULL,
+	    "duplicate id");
+	ok(strstr(errs, "bad.yaml:7:13: unknown category") != NULL,
+	    "unknown category");
+	ok(strstr(errs, "bad.yaml:8:14: unknown list or fragment "
+	    "\"@nergens\"") != NULL, "unknown reference");
+	ok(strstr(errs, "bad.yaml:8:26: keyword \"x\" is too short") != NULL,
+	    "too short keyword");
+	if (tap_failed)
+		printf("# %s", errs);
+	free(errs);
+
+	clear_dir();
+	put("loop.yaml",
+	    "- fragment: a\n"
+	    "  any: [\"@b\"]\n"
+	    "- fragment: b\n"
+	    "  any: [\"@a\", woord]\n"
+	    "- id: r\n"
+	    "  category: brand\n"
+	    "  any: [\"@a\"]\n");
+	rs = load(&errs);
+	ok(rs == NULL && strstr(errs, "refers to itself") != NULL,
+	    "a fragment cycle is an error");
+	free(errs);
+}
+
+static void
+test_hostile(void)
+{
+	struct ruleset *rs;
+	struct diag d = { 0 };
+	struct decision dc;
+	char *big, *errs = NULL;
+	clock_t t0;
+	double secs;
+	int r;
+
+	clear_dir();
+	put("cat.yaml",
+	    "- id: slow\n"
+	    "  category: overlast\n"
+	    "  all: [\"/(a+)+b/\", \"/(x|xx)+y/\", \"/^(\\\\w+\\\\s?)*$/\"]\n"
+	    "  examples: [\"aab xxy\"]\n");
+	rs = load(&errs);
+	ok(rs != NULL, "catastrophic regexes compile");
+	free(errs);
+	if (rs == NULL)
+		return;
+	big = xmalloc(1024 * 1024 + 1);
+	memset(big, 'a', 1024 * 1024);
+	big[1024 * 1024] = '\0';
+	memcpy(big + 500, "xxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx!", 42);
+	t0 = clock();
+	r = ruleset_decide(rs, big, 1024 * 1024, &dc);
+	secs = (double)(clock() - t0) / CLOCKS_PER_SEC;
+	ok(r == 0 && dc.category == NULL, "1 MB of 'a' against catastrophic "
+	    "regexes: no match");
+	ok(secs < 5.0, "... in bounded time (%.2f s)", secs);
+	decision_clear(&dc);
+	t0 = clock();
+	ok(ruleset_check(rs, &d) >= 1 && d.n > 0 &&
+	    strstr(d.msgs[0], "backtracks catastrophically") != NULL,
+	    "rules check reports the catastrophic regex: %s",
+	    d.n ? d.msgs[0] + strlen(tmpl) + 1 : "");
+	ok((double)(clock() - t0) / CLOCKS_PER_SEC < 5.0,
+	    "... in bounded time");
+	diag_free(&d);
+	ruleset_free(rs);
+	free(big);
+}
+
+struct thr {
+	const struct ruleset	*rs;
+	int			 bad;
+};
+
+static void *
+worker(void *arg)
+{
+	struct thr *t = arg;
+	const char *texts[] = { "er is ingebroken", "ze zijn nu aan het "
+	    "inbreken", "lantaarnpaal kapot", "hallo" };
+	const char *want[] = { "inbraak/normaal inbraak",
+	    "inbraak/spoed inbraak", "openbare-ruimte/normaal lamp", "-/-" };
+
+	for (int i = 0; i < 2000; i++) {
+		char *g = dec(t->rs, texts[i % 4]);
+		if (strcmp(g, want[i % 4]) != 0)
+			t->bad++;
+		free(g);
+	}
+	return NULL;
+}
+
+static void
+count_stat(void *arg, const char *id, const char *status, uint64_t hits)
+{
+	uint64_t *n = arg;
+
+	(void)status;
+	if (strcmp(id, "inbraak") == 0)
+		*n = hits;
+}
+
+static void
+test_threads(void)
+{
+	struct ruleset *rs;
+	pthread_t th[4];
+	struct thr t[4];
+	int bad = 0;
+	uint64_t n = 0;
+
+	clear_dir();
+	put("c.yaml",
+	    "- id: inbraak\n"
+	    "  category: inbraak\n"
+	    "  keywords: [ingebroken, inbreken]\n"
+	    "- id: lamp\n"
+	    "  category: openbare-ruimte\n"
+	    "  keywords: [lantaarnpaal]\n"
+	    "  all: [\"/kapot|stuk/\"]\n"
+	    "- cue: nu\n"
+	    "  raise: spoed\n"
+	    "  keywords: [nu]\n");
+	if ((rs = load(NULL)) == NULL) {
+		ok(0, "thread rules load");
+		return;
+	}
+	for (int i = 0; i < 4; i++) {
+		t[i].rs = rs;
+		t[i].bad = 0;
+		pthread_create(&th[i], NULL, worker, &t[i]);
+	}
+	for (int i = 0; i < 4; i++) {
+		pthread_join(th[i], NULL);
+		bad += t[i].bad;
+	}
+	ok(bad == 0, "4 threads deciding on one rule set agree (%d wrong)",
+	    bad);
+	ruleset_foreach_stat(rs, count_stat, &n);
+	is_int(n, 4000, "per-rule hit counter counts every thread");
+	ruleset_free(rs);
+}
+
+static void
+test_invalid_utf8(void)
+{
+	struct ruleset *rs;
+
+	clear_dir();
+	put("c.yaml",
+	    "- id: inbraak\n"
+	    "  category: inbraak\n"
+	    "  keywords: [inbraak]\n"
+	    "  all: [\"/\\\\bnu\\\\b/\"]\n");
+	if ((rs = load(NULL)) == NULL) {
+		ok(0, "rules load");
+		return;
+	}
+	DEC(rs, "\xff inbraak\xc3 nu \xed\xa0\x80", "inbraak/normaal inbraak",
+	    "invalid UTF-8 around the words does not stop matching");
+	DEC(rs, "in\xc0\xaf" "braak nu", "-/-",
+	    "an invalid sequence inside a word is a separator, not ignored");
+	ruleset_free(rs);
+}
+
+int
+main(void)
+{
+	const char *tmp = getenv("TMPDIR") ? getenv("TMPDIR") : "/tmp";
+
+	snprintf(tmpl, sizeof(tmpl), "%s/bart-rules-XXXXXX", tmp);
+	if (strlen(tmp) > 40 || mkdtemp(tmpl) == NULL) {
+		perror("mkdtemp");
+		return 1;
+	}
+	test_keywords();
+	test_conditions();
+	test_cues();
+	test_errors();
+	test_hostile();
+	test_threads();
+	test_invalid_utf8();
+	clear_dir();
+	rmdir(tmpl);
+	return done_testing();
+}
