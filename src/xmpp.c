@@ -136,9 +136,23 @@ strophe_log(void *ud, xmpp_log_level_t level, const char *area,
 {
 	const struct xc *xc = ud;
 
-	if (level == XMPP_LEVEL_ERROR || level == XMPP_LEVEL_WARN)
+	if (level == XMPP_LEVEL_ERROR)
+		log_warnx("xmpp %s: %s: %.200s", xc->acct->id, area, msg);
+	else if (level == XMPP_LEVEL_WARN)
 		log_debug("xmpp %s: libstrophe %s: %.200s", xc->acct->id, area,
 		    msg);
+}
+
+/* A certificate that does not verify ends the attempt, and says why. */
+static int
+certfail(const xmpp_tlscert_t *cert, const char *const errormsg)
+{
+	const char *name = xmpp_tlscert_get_dnsname(cert, 0);
+
+	log_warnx("xmpp: TLS certificate%s%s is not trusted: %s; not "
+	    "connecting", name ? " for " : "", name ? name : "",
+	    errormsg ? errormsg : "verification failed");
+	return 0;
 }
 
 /* A fresh stanza id; caller frees. */
@@ -1128,9 +1142,11 @@ on_conn(xmpp_conn_t *conn, xmpp_conn_event_t ev, int error,
 		    se && se->text ? ": " : "", se && se->text ?
 		    se->text : "");
 	else if (!*xc->env->stopping)
-		log_warnx("xmpp %s: cannot connect to %s (error %d%s)",
+		log_warnx("xmpp %s: cannot connect to %s: %s%s%s",
 		    xc->acct->id, xc->acct->host ? xc->acct->host : xc->domain,
-		    error, se ? ", stream error" : "");
+		    error ? strerror(error) : "refused, closed or not "
+		    "authenticated", se && se->text ? ": " : "",
+		    se && se->text ? se->text : "");
 	xc->connected = 0;
 	xc->dead = 1;
 }
@@ -1148,6 +1164,7 @@ xc_connect(struct xc *xc)
 	if (xc->acct->password != NULL)
 		xmpp_conn_set_pass(xc->conn, xc->acct->password);
 	xmpp_conn_set_sockopt_callback(xc->conn, xmpp_sockopt_cb_keepalive);
+	xmpp_conn_set_certfail_handler(xc->conn, certfail);
 	xmpp_handler_add(xc->conn, on_message, NULL, "message", NULL, xc);
 	xmpp_handler_add(xc->conn, on_presence, NULL, "presence", NULL, xc);
 	xmpp_handler_add(xc->conn, on_iq, NULL, "iq", NULL, xc);

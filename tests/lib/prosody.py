@@ -49,14 +49,14 @@ allow_unencrypted_plain_auth = true
 authentication = "internal_hashed"
 storage = "internal"
 modules_enabled = {{
-	"roster"; "saslauth"; "disco"; "ping"; "posix";
+	"roster"; "saslauth"; "disco"; "ping"; "posix"; {tls_mod}
 }}
-modules_disabled = {{ "s2s"; "tls" }}
+modules_disabled = {{ "s2s"; {no_tls} }}
 log = {{
 	{{ levels = {{ min = "{level}" }}, to = "file", filename = "{dir}/prosody.log" }};
 }}
 VirtualHost "{domain}"
-	ssl = nil
+{ssl}
 Component "{muc}" "muc"
 	modules_enabled = {{ "muc_mam" }}
 	muc_room_locking = false
@@ -71,7 +71,9 @@ class Prosody:
     """One Prosody server. start/stop/restart keep the same port and data,
     so accounts, rooms and archives survive a restart."""
 
-    def __init__(self, workdir, level="info"):
+    def __init__(self, workdir, level="info", tls=False):
+        """tls: offer STARTTLS with a fresh self-signed certificate for
+        the domain (self.cert; trust it with SSL_CERT_FILE=self.cert)."""
         self.dir = os.path.abspath(workdir)
         self.level = level
         self.domain = DOMAIN
@@ -81,10 +83,27 @@ class Prosody:
         self.exe = os.environ.get("PROSODY") or "prosody"
         self.ctl = os.environ.get("PROSODYCTL") or "prosodyctl"
         os.makedirs(os.path.join(self.dir, "data"), exist_ok=True)
+        self.cert = None
+        ssl = "\tssl = nil"
+        if tls:
+            self.cert = os.path.join(self.dir, "cert.pem")
+            key = os.path.join(self.dir, "key.pem")
+            subprocess.run(["openssl", "req", "-x509", "-newkey", "rsa:2048",
+                            "-nodes", "-days", "2", "-subj",
+                            "/CN=" + self.domain, "-addext",
+                            "subjectAltName=DNS:%s,DNS:%s" %
+                            (self.domain, self.muc),
+                            "-keyout", key, "-out", self.cert], check=True,
+                           stdout=subprocess.DEVNULL,
+                           stderr=subprocess.DEVNULL)
+            ssl = '\tssl = {{ certificate = "{}"; key = "{}" }}'.format(
+                self.cert, key)
         self.config = os.path.join(self.dir, "prosody.cfg.lua")
         with open(self.config, "w") as f:
             f.write(CONFIG.format(dir=self.dir, c2s=self.port, level=level,
-                                  domain=self.domain, muc=self.muc))
+                                  domain=self.domain, muc=self.muc,
+                                  ssl=ssl, no_tls="" if tls else '"tls"',
+                                  tls_mod='"tls";' if tls else ""))
 
     @classmethod
     def from_env(cls, name, **kw):
@@ -134,6 +153,21 @@ class Prosody:
     def restart(self):
         self.stop()
         self.start()
+
+    def freeze(self):
+        """SIGSTOP: the server keeps its sockets open but says nothing
+        (a dead connection that TCP alone does not notice)."""
+        self.proc.send_signal(signal.SIGSTOP)
+
+    def thaw(self):
+        self.proc.send_signal(signal.SIGCONT)
+
+    def log(self):
+        try:
+            with open(os.path.join(self.dir, "prosody.log")) as f:
+                return f.read()
+        except OSError:
+            return ""
 
     def bart_account(self, user, password, rooms, neighbourhood="testwijk",
                      **kw):
