@@ -366,6 +366,12 @@ class Resident:
                                  e["id"] == mid and e["nick"] == nick,
                                  timeout)
 
+    def kick(self, room, nick, reason="test"):
+        """Kicks nick out of room (we must be a moderator there, e.g. as
+        the resident who created it)."""
+        self._call(self.client["xep_0045"].set_role(room, nick, "none",
+                                                    reason=reason), 15)
+
     def wait_message(self, pred, timeout=30):
         """First recorded message satisfying pred, or None on timeout."""
         with self.cond:
