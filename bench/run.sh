@@ -1,0 +1,104 @@
+#!/bin/sh
+# run.sh: the matching benchmark of issue 4 ("Speed"). Generates rule sets
+# of 100, 1,000 and 10,000 rules and a message file, runs bench_match (the
+# engine and a plain PCRE2-JIT loop) and GNU grep -E over the same
+# patterns, and prints one table. Single-threaded; pinned to one CPU if
+# taskset exists. Not a test: nothing here passes or fails on speed.
+#
+# usage: bench/run.sh [-s SECONDS] [-m MESSAGES] [-c CPU] [-n "100 1000 10000"]
+# Environment: BENCH_MATCH (path of bench_match, default bench/bench_match
+# under the current dir), srcdir (top of the source tree, default: the
+# parent of this script's dir), BENCH_OUT (work dir, default bench/out).
+set -eu
+
+here=$(cd "$(dirname "$0")" && pwd)
+srcdir=${srcdir:-$(dirname "$here")}
+bench=${BENCH_MATCH:-bench/bench_match}
+out=${BENCH_OUT:-bench/out}
+secs=2.5
+nmsgs=10000
+cpu=1
+sizes="100 1000 10000"
+while getopts s:m:c:n: opt; do
+	case $opt in
+	s) secs=$OPTARG ;;
+	m) nmsgs=$OPTARG ;;
+	c) cpu=$OPTARG ;;
+	n) sizes=$OPTARG ;;
+	*) echo "usage: $0 [-s secs] [-m messages] [-c cpu] [-n sizes]" >&2; exit 2 ;;
+	esac
+done
+: "${PYTHON3:=python3}"
+gen="$PYTHON3 $here/gen_rules.py"
+
+if [ ! -x "$bench" ]; then
+	echo "run.sh: $bench not built (make bench builds it)" >&2
+	exit 1
+fi
+pin=
+if command -v taskset >/dev/null 2>&1 && taskset -c "$cpu" true 2>/dev/null; then
+	pin="taskset -c $cpu"
+fi
+# grep's \b and \w follow the locale; use a UTF-8 one like the engine.
+utf8=C.UTF-8
+locale -a 2>/dev/null | grep -qi '^c\.utf-\?8$' || utf8=en_US.UTF-8
+
+mkdir -p "$out"
+msgs="$out/messages.txt"
+$gen messages "$nmsgs" "$msgs"
+
+# One row: label, rules dir, patterns dir.
+results="$out/results.txt"
+: >"$results"
+row() {
+	label=$1 rdir=$2 pdir=$3
+	echo "== $label: $rdir" >&2
+	log="$out/bench-$label.log"
+	if ! $pin "$bench" -s "$secs" -p "$pdir/patterns.pcre" "$rdir" "$msgs" >"$log" 2>&1; then
+		cat "$log" >&2
+		echo "$label -1 -1 -1 -1 -1 -1 -1" >>"$results"
+		return 0
+	fi
+	cat "$log" >&2
+	r=$(grep '^RESULT' "$log")
+	get() { echo "$r" | tr ' ' '\n' | sed -n "s/^$1=//p"; }
+	g=$($PYTHON3 "$here/grep_time.py" --pin "$pin" --secs "$secs" \
+	    --locale "$utf8" "$pdir/patterns.ere" "$msgs" "$out")
+	echo "grep:  $g (msgs/s, compile ms, matched fraction)" >&2
+	echo "$label $(get rules) $(get bart_mps) $(get pcre2_mps) $(echo "$g" | cut -d' ' -f1) $(get hwm_mib) $(get load_ms) $(echo "$g" | cut -d' ' -f2)" >>"$results"
+}
+
+# The default rule set, if there is one.
+if ls "$srcdir"/rules/*.y*ml "$srcdir"/rules/*.rules >/dev/null 2>&1; then
+	mkdir -p "$out/default"
+	$gen patterns "$srcdir/rules" "$out/default"
+	row default "$srcdir/rules" "$out/default"
+fi
+for n in $sizes; do
+	$gen rules "$n" "$out/gen-$n"
+	row "$n" "$out/gen-$n/rules" "$out/gen-$n"
+done
+
+echo
+echo "Matching benchmark: $(wc -l <"$msgs") messages, one core${pin:+ ($pin)}, ~${secs}s per measurement"
+awk '
+BEGIN {
+	printf "%-8s %7s %13s %13s %13s %8s %9s %9s\n", "set", "rules",
+	    "bart msgs/s", "pcre2 msgs/s", "grep msgs/s", "RSS MiB",
+	    "load ms", "grep ms"
+}
+{
+	printf "%-8s %7s %13s %13s %13s %8s %9s %9s\n", $1, $2, $3, $4, $5,
+	    $6, $7, $8
+	mps[$1] = $3
+}
+END {
+	if (mps["100"] > 0 && mps["10000"] > 0)
+		printf "bart throughput 100 -> 10,000 rules: %.2fx slower (target <= 3x)\n",
+		    mps["100"] / mps["10000"]
+	if (mps["1000"] > 0)
+		printf "bart at 1,000 rules: %.0f msgs/s (target >= 250,000)\n",
+		    mps["1000"]
+}' "$results"
+echo "RSS = peak resident set of bench_match after load and the engine run (target <= 32 MiB at 10,000 rules);"
+echo "grep ms = grep compiling the patterns alone, left out of grep msgs/s."
