@@ -45,11 +45,17 @@ def free_port():
     return port
 
 
+_workdirs = []
+
+
 def workdir(name):
-    """A fresh directory tests/tmp/NAME.PID under the build dir."""
+    """A fresh directory tests/tmp/NAME.PID under the build dir. Tap.done()
+    removes it when every test passed (set BART_KEEP_TMP=1 to keep it);
+    after a failure it stays for the post-mortem."""
     d = os.path.join(builddir(), "tests", "tmp", "%s.%d" % (name, os.getpid()))
     shutil.rmtree(d, ignore_errors=True)
     os.makedirs(d)
+    _workdirs.append(d)
     return d
 
 
@@ -103,7 +109,12 @@ class Tap:
         sys.exit(1)
 
     def done(self):
+        """Prints the plan; returns the exit status. Call it after the
+        servers are stopped: on success it removes the work dirs."""
         print("1..%d" % self.n, flush=True)
+        if not self.failed and not os.environ.get("BART_KEEP_TMP"):
+            for d in _workdirs:
+                shutil.rmtree(d, ignore_errors=True)
         return 1 if self.failed else 0
 
 
