@@ -4,6 +4,8 @@
   bartd notices through its XEP-0199 pings, reconnects once the server
   is back, rejoins and reports again.
 - A moderator kicks bart out of the room: it joins again and reports.
+- bartd joined a room with an empty archive and stopped: what was said
+  meanwhile is still caught up (by time).
 - A resident posts a 200 kB message: the report carries the text cut to
   64 KiB on a character boundary, and bartd keeps working."""
 
@@ -56,8 +58,17 @@ try:
                                                  "xmpp-rules"), desk.url,
                                xmpp=[acct], group_window=0)
     bartd = barttest.Bartd(cfg).start()
-    t.ok(bartd.wait_log(r"starts at|caught up", 30) is not None,
-         "bartd joins", bartd.tail())
+    t.ok(bartd.wait_log(r"starts at now \(empty archive\)", 30) is not None,
+         "bartd joins a room with an empty archive", bartd.tail())
+
+    # 0. Down before anything was said: the position is a time, and the
+    # catch-up by time still finds what was said meanwhile.
+    bartd.stop()
+    text = "Ze zijn nu aan het inbreken bij nummer 20 (lege kamer)"
+    alice.say(room, text)
+    bartd.start()
+    t.ok(reported(text), "a message said while bartd was down, after it "
+         "joined an empty room, is caught up", bartd.tail())
 
     # 1. The server freezes.
     srv.freeze()
