@@ -94,6 +94,22 @@ header_value(const char *s)
 	return buf_steal(&b);
 }
 
+/* 1 if list holds exactly the desk's addresses, in order. */
+static int
+same_recipients(const struct curl_slist *l, const struct cfg_desk *desk)
+{
+	size_t i, n;
+
+	for (i = 0; i < desk->nto; i++, l = l->next) {
+		n = strlen(desk->to[i]);
+		if (l == NULL || l->data[0] != '<' ||
+		    strncmp(l->data + 1, desk->to[i], n) ||
+		    strcmp(l->data + 1 + n, ">"))
+			return 0;
+	}
+	return l == NULL;
+}
+
 /* The envelope recipients of a desk. libcurl keeps the pointer for the
  * whole transfer and prepare cannot hand it back to be freed, so each
  * desk's list is built once and kept for the life of the process (the
@@ -110,7 +126,8 @@ recipients(const struct cfg_desk *desk)
 	struct curl_slist *l = NULL;
 
 	for (size_t i = 0; i < ncache; i++)
-		if (cache[i].desk == desk)
+		if (cache[i].desk == desk && same_recipients(cache[i].list,
+		    desk))
 			return cache[i].list;
 	for (size_t i = 0; i < desk->nto; i++) {
 		char *r = xasprintf("<%s>", desk->to[i]);
