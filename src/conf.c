@@ -480,6 +480,18 @@ desk_email(struct ctx *c, struct cfg_desk *dk, const struct ynode *a)
 			    "'required' or 'plaintext'");
 		free(tls);
 	}
+	if (dk->tls == TLS_PLAINTEXT && dk->url &&
+	    strncmp(dk->url, "smtps://", 8) == 0)
+		err(c, ymap_get(a, "tls"), "email desk: tls: plaintext with "
+		    "an smtps:// url (drop one)");
+	else if (dk->tls == TLS_PLAINTEXT && dk->url &&
+	    strncmp(dk->url + 7, "127.0.0.1", 9) &&
+	    strncmp(dk->url + 7, "localhost", 9) &&
+	    strncmp(dk->url + 7, "[::1]", 5))
+		diag_warning(c->d, c->file, a->line, 0, "email desk '%s': "
+		    "tls: plaintext sends reports%s in the clear to a host "
+		    "that is not this machine", dk->id ? dk->id : "",
+		    dk->password ? " and the password" : "");
 }
 
 /* xmpp-room / matrix-room: the room must be one of the account's rooms,
