@@ -600,8 +600,9 @@ mam_result(xmpp_conn_t *conn, xmpp_stanza_t *st, void *ud)
 	char *lastid = NULL, *pos;
 
 	(void)conn;
-	if (r->iqid == NULL || !r->catching_up)
-		return 0;
+	if (r->iqid == NULL || !r->catching_up || xmpp_stanza_get_id(st) ==
+	    NULL || strcmp(xmpp_stanza_get_id(st), r->iqid) != 0)
+		return 0;	/* the answer to a query we gave up on */
 	type = xmpp_stanza_get_type(st);
 	if (type != NULL && strcmp(type, "error") == 0) {
 		err = child(st, "error", NULL);
