@@ -2,6 +2,7 @@
  * another (reports + outbox + notices + position) is one transaction. */
 #include "config.h"
 
+#include <stdarg.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
@@ -102,6 +103,31 @@ bind_text(sqlite3_stmt *st, int i, const char *v)
 		sqlite3_bind_null(st, i);
 }
 
+/* Runs one statement with parameters bound in order as types says:
+ * 'I' int64_t, 't' const char * (NULL binds NULL). Returns the number of
+ * rows changed, or -1. */
+static int
+run(struct store *s, const char *sql, const char *types, ...)
+{
+	sqlite3_stmt *st;
+	va_list ap;
+	int rc, i = 1;
+
+	if ((st = prep(s, sql)) == NULL)
+		return -1;
+	va_start(ap, types);
+	for (const char *t = types; *t; t++, i++) {
+		if (*t == 'I')
+			sqlite3_bind_int64(st, i, va_arg(ap, int64_t));
+		else
+			bind_text(st, i, va_arg(ap, const char *));
+	}
+	va_end(ap);
+	rc = step_done(s, st);
+	sqlite3_finalize(st);
+	return rc == 0 ? sqlite3_changes(s->db) : -1;
+}
+
 /* Copy of column i or NULL; caller frees. */
 static char *
 col_dup(sqlite3_stmt *st, int i)
@@ -178,22 +204,10 @@ static int
 position_put(struct store *s, enum network net, const char *account,
     const char *room, const char *position)
 {
-	sqlite3_stmt *st;
-	int rc;
-
-	st = prep(s, "INSERT INTO positions VALUES(?,?,?,?,?) ON CONFLICT"
+	return run(s, "INSERT INTO positions VALUES(?,?,?,?,?) ON CONFLICT"
 	    "(network, account, room) DO UPDATE SET position=excluded.position,"
-	    " updated_at=excluded.updated_at");
-	if (st == NULL)
-		return -1;
-	sqlite3_bind_int(st, 1, net);
-	bind_text(st, 2, account);
-	bind_text(st, 3, room);
-	bind_text(st, 4, position);
-	sqlite3_bind_int64(st, 5, now_ms());
-	rc = step_done(s, st);
-	sqlite3_finalize(st);
-	return rc;
+	    " updated_at=excluded.updated_at", "IttII", (int64_t)net, account,
+	    room, position, now_ms()) < 0 ? -1 : 0;
 }
 
 int
@@ -229,44 +243,19 @@ chat_insert(struct store *s, enum network net, const char *account,
     const char *room, const char *body, const char *reply_to,
     const char *txn_id)
 {
-	sqlite3_stmt *st;
-	int rc;
-
-	st = prep(s, "INSERT OR IGNORE INTO chat_out(network, account, room,"
+	return run(s, "INSERT OR IGNORE INTO chat_out(network, account, room,"
 	    " body, reply_to, txn_id, state, created_at) VALUES(?,?,?,?,?,?,"
-	    "'pending',?)");
-	if (st == NULL)
-		return -1;
-	sqlite3_bind_int(st, 1, net);
-	bind_text(st, 2, account);
-	bind_text(st, 3, room);
-	bind_text(st, 4, body);
-	bind_text(st, 5, reply_to);
-	bind_text(st, 6, txn_id);
-	sqlite3_bind_int64(st, 7, now_ms());
-	rc = step_done(s, st);
-	sqlite3_finalize(st);
-	return rc;
+	    "'pending',?)", "ItttttI", (int64_t)net,
+	    account, room, body, reply_to, txn_id, now_ms()) < 0 ? -1 : 0;
 }
 
 static int
 audit(struct store *s, const char *what, const char *report_id,
     const char *detail)
 {
-	sqlite3_stmt *st;
-	int rc;
-
-	st = prep(s, "INSERT INTO audit(at, what, report_id, detail) "
-	    "VALUES(?,?,?,?)");
-	if (st == NULL)
-		return -1;
-	sqlite3_bind_int64(st, 1, now_ms());
-	bind_text(st, 2, what);
-	bind_text(st, 3, report_id);
-	bind_text(st, 4, detail);
-	rc = step_done(s, st);
-	sqlite3_finalize(st);
-	return rc;
+	return run(s, "INSERT INTO audit(at, what, report_id, detail) "
+	    "VALUES(?,?,?,?)", "Ittt", now_ms(), what, report_id, detail) < 0 ?
+	    -1 : 0;
 }
 
 static int
@@ -577,17 +566,8 @@ store_chat_pending(struct store *s, enum network net, const char *account,
 int
 store_chat_sent(struct store *s, int64_t id)
 {
-	sqlite3_stmt *st;
-	int rc;
-
-	st = prep(s, "UPDATE chat_out SET state='sent', sent_at=? WHERE id=?");
-	if (st == NULL)
-		return -1;
-	sqlite3_bind_int64(st, 1, now_ms());
-	sqlite3_bind_int64(st, 2, id);
-	rc = step_done(s, st);
-	sqlite3_finalize(st);
-	return rc;
+	return run(s, "UPDATE chat_out SET state='sent', sent_at=? WHERE id=?",
+	    "II", now_ms(), id) < 0 ? -1 : 0;
 }
 
 int
@@ -703,25 +683,6 @@ store_outbox_next_at(struct store *s)
 	return next;
 }
 
-static int
-outbox_update(struct store *s, const char *sql, int64_t id, int64_t a,
-    int64_t b, const char *text)
-{
-	sqlite3_stmt *st;
-	int rc;
-
-	if ((st = prep(s, sql)) == NULL)
-		return -1;
-	sqlite3_bind_int64(st, 1, a);
-	sqlite3_bind_int64(st, 2, b);
-	bind_text(st, 3, text);
-	sqlite3_bind_int64(st, 4, id);
-	rc = step_done(s, st);
-	sqlite3_finalize(st);
-	if (rc == 0)
-		rc = sqlite3_changes(s->db);
-	return rc;
-}
 
 int
 store_outbox_delivered(struct store *s, int64_t id, int64_t now,
@@ -739,9 +700,9 @@ store_outbox_delivered(struct store *s, int64_t id, int64_t now,
 	sqlite3_bind_int64(st, 1, id);
 	if ((n = outbox_fetch(st, &it)) != 1)
 		goto fail;
-	if (outbox_update(s, "UPDATE outbox SET state='delivered', "
-	    "done_at=?1, attempts=attempts+1+?2*0, last_error=?3 WHERE id=?4",
-	    id, now, 0, NULL) == -1)
+	if (run(s, "UPDATE outbox SET state='delivered', done_at=?, "
+	    "attempts=attempts+1, last_error=NULL WHERE id=?", "II", now,
+	    id) == -1)
 		goto fail;
 	if (notice && chat_insert(s, it->network, it->account, it->room,
 	    notice, it->msgid, txn_id) == -1)
@@ -762,41 +723,39 @@ fail:
 int
 store_outbox_set_ref(struct store *s, int64_t id, const char *ref)
 {
-	return outbox_update(s, "UPDATE outbox SET remote_ref=?3 WHERE "
-	    "id=?4 AND ?1+?2 IS NOT NULL", id, 0, 0, ref) < 0 ? -1 : 0;
+	return run(s, "UPDATE outbox SET remote_ref=? WHERE id=?", "tI", ref,
+	    id) < 0 ? -1 : 0;
 }
 
 int
 store_outbox_retry(struct store *s, int64_t id, int attempts, int64_t next_at,
     const char *error)
 {
-	return outbox_update(s, "UPDATE outbox SET attempts=?1, next_at=?2, "
-	    "last_error=?3 WHERE id=?4 AND state='pending'", id, attempts,
-	    next_at, error) < 0 ? -1 : 0;
+	return run(s, "UPDATE outbox SET attempts=?, next_at=?, last_error=? "
+	    "WHERE id=? AND state='pending'", "IItI", (int64_t)attempts,
+	    next_at, error, id) < 0 ? -1 : 0;
 }
 
 int
 store_outbox_dead(struct store *s, int64_t id, int attempts, const char *error)
 {
-	return outbox_update(s, "UPDATE outbox SET state='dead', attempts=?1,"
-	    " done_at=?2, last_error=?3 WHERE id=?4", id, attempts, now_ms(),
-	    error) < 0 ? -1 : 0;
+	return run(s, "UPDATE outbox SET state='dead', attempts=?, done_at=?, "
+	    "last_error=? WHERE id=?", "IItI", (int64_t)attempts, now_ms(),
+	    error, id) < 0 ? -1 : 0;
 }
 
 int
 store_outbox_set_retry(struct store *s, int64_t id, int64_t now)
 {
-	return outbox_update(s, "UPDATE outbox SET state='pending', "
-	    "next_at=?1, attempts=attempts+?2 WHERE id=?4 AND state IN "
-	    "('dead','pending','held') AND ?3 IS NULL", id, now, 0, NULL);
+	return run(s, "UPDATE outbox SET state='pending', next_at=? WHERE "
+	    "id=? AND state IN ('dead','pending','held')", "II", now, id);
 }
 
 int
 store_outbox_drop(struct store *s, int64_t id)
 {
-	return outbox_update(s, "UPDATE outbox SET state='dropped', "
-	    "done_at=?1+?2 WHERE id=?4 AND state IN ('dead','pending','held') AND "
-	    "?3 IS NULL", id, now_ms(), 0, NULL);
+	return run(s, "UPDATE outbox SET state='dropped', done_at=? WHERE "
+	    "id=? AND state IN ('dead','pending','held')", "II", now_ms(), id);
 }
 
 static int64_t
