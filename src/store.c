@@ -206,7 +206,7 @@ position_put(struct store *s, enum network net, const char *account,
 {
 	return run(s, "INSERT INTO positions VALUES(?,?,?,?,?) ON CONFLICT"
 	    "(network, account, room) DO UPDATE SET position=excluded.position,"
-	    " updated_at=excluded.updated_at", "IttII", (int64_t)net, account,
+	    " updated_at=excluded.updated_at", "ItttI", (int64_t)net, account,
 	    room, position, now_ms()) < 0 ? -1 : 0;
 }
 
