@@ -89,10 +89,16 @@ open311_prepare(const struct cfg_desk *desk, const struct outbox_item *item,
 
 	(void)mime;
 	if (item->version > 0) {
-		log_info("report %s to %s: update %d not sent (Open311 has no "
-		    "updates; the desk has request %s)", item->report_id,
-		    desk->id, item->version, item->remote_ref ?
-		    item->remote_ref : "without id");
+		if (item->remote_ref)
+			log_info("report %s to %s: update %d not sent (Open311 "
+			    "has no updates; the desk has request %s)",
+			    item->report_id, desk->id, item->version,
+			    item->remote_ref);
+		else
+			log_info("report %s to %s: update %d not sent (Open311 "
+			    "has no updates; no request id is known: see "
+			    "bartctl outbox list)", item->report_id, desk->id,
+			    item->version);
 		return 1;
 	}
 	if (desk_report_parse(item->report_json, &r) == -1) {
