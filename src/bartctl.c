@@ -27,7 +27,8 @@ usage(void)
 	    "       bartctl rules explain DIR TEXT\n"
 	    "       bartctl [-c FILE] rules stats\n"
 	    "       bartctl [-c FILE] reload | status | desks\n"
-	    "       bartctl [-c FILE] outbox list [pending|delivered|dead]\n"
+	    "       bartctl [-c FILE] outbox list [pending|held|delivered|dead"
+	    "|dropped]\n"
 	    "       bartctl [-c FILE] outbox retry ID|dead\n"
 	    "       bartctl [-c FILE] outbox drop ID\n"
 	    "       bartctl [-c FILE] route explain [--room ROOM] "
@@ -87,15 +88,21 @@ control(const struct config *cfg, const char *cmd)
 static void
 print_items(const struct outbox_item *it, int n)
 {
-	printf("%-6s %-36s %-16s %-9s %-8s %-20s %s\n", "id", "report",
-	    "desk", "state", "attempts", "next attempt", "last error");
+	printf("%-6s %-36s %-16s %-8s %-9s %-8s %-20s %-12s %s\n", "id",
+	    "report", "desk", "kind", "state", "attempts", "next attempt",
+	    "desk's ref", "last error");
 	for (int i = 0; i < n; i++) {
-		char ts[40] = "-";
+		char ts[40] = "-", kind[24];
 		if (strcmp(it[i].state, "pending") == 0)
 			fmt_time_ms(it[i].next_at, ts, sizeof(ts));
-		printf("%-6lld %-36s %-16s %-9s %-8d %-20.20s %s\n",
-		    (long long)it[i].id, it[i].report_id, it[i].desk,
+		if (it[i].version > 0)
+			snprintf(kind, sizeof(kind), "update%d", it[i].version);
+		else
+			snprintf(kind, sizeof(kind), "new");
+		printf("%-6lld %-36s %-16s %-8s %-9s %-8d %-20.20s %-12s %s\n",
+		    (long long)it[i].id, it[i].report_id, it[i].desk, kind,
 		    it[i].state, it[i].attempts, ts,
+		    it[i].remote_ref ? it[i].remote_ref : "-",
 		    it[i].last_error ? it[i].last_error : "");
 	}
 }
