@@ -44,9 +44,16 @@ def main():
     w.add_room(room_a, "lombok")
     w.add_room(None, "oog-in-al", cfg_id=alias_b)
     w.add_room(room_e, "lombok")
-    w.write_config()
+    # A second account of bart, logging in with an access token, in its
+    # own room.
+    bot2 = hs.register("bart2")
+    room_d = bob.create_room("Tweede account", invite=[bot2.user_id])
+    w.write_config(accounts=[w.token_account(
+        "mx2", bot2, [{"id": room_d, "neighbourhood": "lombok"}])])
     up = w.start_bartd()
-    t.ok(up, "bartd logs in and gets in sync with Synapse", w.bartd.tail())
+    up = up and w.bartd.wait_log(r"matrix mx2: in sync", 30)
+    t.ok(up, "bartd logs in with both accounts (password, access token) "
+         "and gets in sync with Synapse", w.bartd.tail())
     if not up:
         return
     t.ok(barttest.wait_until(
@@ -85,6 +92,11 @@ def main():
         (room_a, bob, "Dank je, ik kijk even bij het raam", "reply"),
         (room_a, alice, "Inbraak bezig in de Vaillantlaan! 2 mannen in het "
          "huis van de buren", "edit"),
+        # Synapse passes a NUL (\u0000) in a body on to clients.
+        (room_a, bob, "Brand in de flat aan de Zichtenburglaan!\x00 Zwarte "
+         "rook uit het raam op 4 hoog", "text"),
+        (room_d, bob, "Grote kuil in het fietspad bij de brug, gevaarlijk "
+         "in het donker", "text"),
     ]
     decisions = decide([p[2] for p in posts])
     sent = []       # (event id, room, cfg room, expected desk, decision)
@@ -111,6 +123,7 @@ def main():
         desk = expected_desk(*dec) if how in ("text", "reply") else None
         sent.append((ev, room, room if room != room_b else alias_b, desk,
                      dec))
+    botof = {room_d: bot2}
     want = [s for s in sent if s[3]]
     t.ok(len(want) >= 3, "the rule set routes at least 3 of the test "
          "messages to a desk (else this test proves little)",
@@ -141,6 +154,11 @@ def main():
               "  ... and the room's neighbourhood")
         t.ok(r.get("sender") and "@" not in str(r.get("sender")),
              "  ... and a pseudonymous sender, not the Matrix id")
+    nul = [r for _, r in reports if "Zichtenburglaan" in r.get("text", "")]
+    t.ok(len(nul) == 1 and "\x00" not in nul[0]["text"] and
+         "Zichtenburglaan! Zwarte" in nul[0]["text"],
+         "a NUL in a Matrix body is dropped from the report's text",
+         [r.get("text") for r in nul])
 
     # Acknowledgements: threaded m.notice replies, once each.
     def acks_done():
@@ -148,7 +166,7 @@ def main():
         for ev, room, _, desk, _ in want:
             n += any(w.reply_to(e) == ev and e["content"]["body"]
                      .startswith("Melding doorgezet")
-                     for e in w.notices(alice, room))
+                     for e in w.notices(bob, room, botof.get(room)))
         return n == len(want)
     barttest.wait_until(acks_done, 30, 0.5)
     time.sleep(2)
@@ -156,7 +174,8 @@ def main():
     for ev, room, _, desk, dec in want:
         rid = [r for _, r in reports if ev in r.get("message_ids", [])]
         ref = rid[0]["id"][:8] if rid else "?"
-        replies = [e["content"]["body"] for e in w.notices(alice, room)
+        replies = [e["content"]["body"]
+                   for e in w.notices(bob, room, botof.get(room))
                    if w.reply_to(e) == ev]
         t.is_(replies.count("Melding doorgezet naar %s (ref %s)."
                             % (DESK_NAMES[desk], ref)), 1,

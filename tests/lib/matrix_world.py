@@ -9,6 +9,7 @@ Debian's python3 with the standard library only.
 import json
 import os
 import re
+import shutil
 import subprocess
 import time
 
@@ -52,9 +53,16 @@ def decide(texts):
     (category, urgency) in order."""
     d = barttest.workdir("decide")
     path = os.path.join(d, "msgs.txt")
+    try:
+        return _decide(texts, path)
+    finally:
+        shutil.rmtree(d, ignore_errors=True)
+
+
+def _decide(texts, path):
     with open(path, "w") as f:
         for t in texts:
-            f.write(t.replace("\n", " ") + "\n")
+            f.write(t.replace("\n", " ").replace("\x00", "") + "\n")
     out = subprocess.run(
         [os.path.join(barttest.builddir(), "src", "bartctl"), "rules",
          "test", "--json", rules_dir(), path],
@@ -93,7 +101,17 @@ class World:
         self.rooms.append({"id": cfg_id or room_id,
                            "neighbourhood": neighbourhood})
 
-    def write_config(self, homeserver=None, sync_timeout=5, extra=None):
+    def token_account(self, acct_id, client, rooms, sync_timeout=5):
+        """A second bot account that logs in with an access token file
+        (the token of client's own device)."""
+        tok = barttest.write_secret(os.path.join(self.dir, acct_id +
+                                                 ".token"), client.token)
+        return {"id": acct_id, "homeserver": self.hs.base,
+                "user": client.user_id, "access_token_file": tok,
+                "sync_timeout": sync_timeout, "rooms": rooms}
+
+    def write_config(self, homeserver=None, sync_timeout=5, extra=None,
+                     accounts=()):
         d = self.dir
         pw = barttest.write_secret(os.path.join(d, "bot.pass"),
                                    self.bot_password)
@@ -109,7 +127,7 @@ class World:
             "log_level": "debug",
             "neighbourhoods": [{"id": "lombok", "name": "Lombok"},
                                {"id": "oog-in-al", "name": "Oog in Al"}],
-            "matrix": [acct],
+            "matrix": [acct] + list(accounts),
             "desks": [{"id": k, "name": v, "type": "webhook",
                        "url": self.desk.url + k, "timeout": 5}
                       for k, v in DESK_NAMES.items()],
@@ -136,10 +154,11 @@ class World:
                 out.append((r["path"].strip("/"), r["body"]))
         return out
 
-    def notices(self, client, room_id):
+    def notices(self, client, room_id, bot=None):
         """bart's m.notice events in a room, oldest first."""
+        bot = bot or self.bot
         return [e for e in client.messages(room_id)
-                if e.get("sender") == self.bot.user_id and
+                if e.get("sender") == bot.user_id and
                 e.get("type") == "m.room.message" and
                 e.get("content", {}).get("msgtype") == "m.notice"]
 
