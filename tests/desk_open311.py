@@ -141,6 +141,16 @@ try:
           "Idempotency-Key is the report id")
     t.is_(g and g[0]["remote_ref"], req.get("id"),
           "the service_request_id is stored with the delivery")
+    p = subprocess.run([os.path.join(barttest.builddir(), "src", "bartctl"),
+                        "-c", cfg, "outbox", "list", "delivered"],
+                       stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+                       timeout=30)
+    line = [x for x in p.stdout.decode().splitlines()
+            if rid in x and " gemeente " in x]
+    t.ok(p.returncode == 0 and line and
+         re.search(r"\sdelivered\s.*\s%s\s" % re.escape(req.get("id") or
+                                                     "?"), line[0] + " "),
+         "bartctl outbox list shows it as the desk's ref", p.stdout.decode())
     ack = alice.wait_message(lambda e: e["nick"] != "alice" and
                              "doorgezet naar Gemeente" in e["body"] and
                              rid[:8] in e["body"], 20)
