@@ -103,29 +103,63 @@ bind_text(sqlite3_stmt *st, int i, const char *v)
 		sqlite3_bind_null(st, i);
 }
 
-/* Runs one statement with parameters bound in order as types says:
- * 'I' int64_t, 't' const char * (NULL binds NULL). Returns the number of
- * rows changed, or -1. */
-static int
-run(struct store *s, const char *sql, const char *types, ...)
+/* Prepares sql and binds the parameters in order as types says: 'I'
+ * int64_t, 't' const char * (NULL binds NULL). NULL on error. Caller
+ * finalizes. */
+static sqlite3_stmt *
+prepv(struct store *s, const char *sql, const char *types, va_list ap)
 {
 	sqlite3_stmt *st;
-	va_list ap;
-	int rc, i = 1;
+	int i = 1;
 
 	if ((st = prep(s, sql)) == NULL)
-		return -1;
-	va_start(ap, types);
+		return NULL;
 	for (const char *t = types; *t; t++, i++) {
 		if (*t == 'I')
 			sqlite3_bind_int64(st, i, va_arg(ap, int64_t));
 		else
 			bind_text(st, i, va_arg(ap, const char *));
 	}
+	return st;
+}
+
+/* Runs one statement (parameters as for prepv). Returns the number of
+ * rows changed, or -1. */
+static int
+run(struct store *s, const char *sql, const char *types, ...)
+{
+	sqlite3_stmt *st;
+	va_list ap;
+	int rc;
+
+	va_start(ap, types);
+	st = prepv(s, sql, types, ap);
 	va_end(ap);
+	if (st == NULL)
+		return -1;
 	rc = step_done(s, st);
 	sqlite3_finalize(st);
 	return rc == 0 ? sqlite3_changes(s->db) : -1;
+}
+
+/* The integer in the first column of the first row of a query
+ * (parameters as for prepv), or -1. */
+static int64_t
+count(struct store *s, const char *sql, const char *types, ...)
+{
+	sqlite3_stmt *st;
+	va_list ap;
+	int64_t n = -1;
+
+	va_start(ap, types);
+	st = prepv(s, sql, types, ap);
+	va_end(ap);
+	if (st == NULL)
+		return -1;
+	if (sqlite3_step(st) == SQLITE_ROW)
+		n = sqlite3_column_int64(st, 0);
+	sqlite3_finalize(st);
+	return n;
 }
 
 /* Copy of column i or NULL; caller frees. */
@@ -221,21 +255,10 @@ int
 store_seen(struct store *s, enum network net, const char *room,
     const char *msgid)
 {
-	sqlite3_stmt *st;
-	int rc;
+	int64_t n = count(s, "SELECT count(*) FROM seen WHERE network=? AND "
+	    "room=? AND msgid=?", "Itt", (int64_t)net, room, msgid);
 
-	st = prep(s, "SELECT 1 FROM seen WHERE network=? AND room=? AND "
-	    "msgid=?");
-	if (st == NULL)
-		return -1;
-	sqlite3_bind_int(st, 1, net);
-	bind_text(st, 2, room);
-	bind_text(st, 3, msgid);
-	rc = sqlite3_step(st);
-	sqlite3_finalize(st);
-	if (rc == SQLITE_ROW)
-		return 1;
-	return rc == SQLITE_DONE ? 0 : -1;
+	return n < 0 ? -1 : n > 0;
 }
 
 static int
@@ -335,38 +358,15 @@ int64_t
 store_room_reports_since(struct store *s, enum network net, const char *room,
     int64_t since)
 {
-	sqlite3_stmt *st;
-	int64_t n = -1;
-
-	st = prep(s, "SELECT count(*) FROM reports WHERE network=? AND "
-	    "room=? AND created_at >= ?");
-	if (st == NULL)
-		return -1;
-	sqlite3_bind_int(st, 1, net);
-	bind_text(st, 2, room);
-	sqlite3_bind_int64(st, 3, since);
-	if (sqlite3_step(st) == SQLITE_ROW)
-		n = sqlite3_column_int64(st, 0);
-	sqlite3_finalize(st);
-	return n;
+	return count(s, "SELECT count(*) FROM reports WHERE network=? AND "
+	    "room=? AND created_at >= ?", "ItI", (int64_t)net, room, since);
 }
 
 int64_t
 store_desk_delivered_since(struct store *s, const char *desk, int64_t since)
 {
-	sqlite3_stmt *st;
-	int64_t n = -1;
-
-	st = prep(s, "SELECT count(*) FROM outbox WHERE desk=? AND "
-	    "state='delivered' AND done_at >= ?");
-	if (st == NULL)
-		return -1;
-	bind_text(st, 1, desk);
-	sqlite3_bind_int64(st, 2, since);
-	if (sqlite3_step(st) == SQLITE_ROW)
-		n = sqlite3_column_int64(st, 0);
-	sqlite3_finalize(st);
-	return n;
+	return count(s, "SELECT count(*) FROM outbox WHERE desk=? AND "
+	    "state='delivered' AND done_at >= ?", "tI", desk, since);
 }
 
 int
@@ -758,71 +758,37 @@ store_outbox_drop(struct store *s, int64_t id)
 	    "id=? AND state IN ('dead','pending','held')", "II", now_ms(), id);
 }
 
-static int64_t
-count(struct store *s, const char *sql)
-{
-	sqlite3_stmt *st = prep(s, sql);
-	int64_t n = -1;
-
-	if (st == NULL)
-		return -1;
-	if (sqlite3_step(st) == SQLITE_ROW)
-		n = sqlite3_column_int64(st, 0);
-	sqlite3_finalize(st);
-	return n;
-}
 
 int
 store_counts(struct store *s, struct store_counts *c)
 {
-	c->reports = count(s, "SELECT count(*) FROM reports");
+	c->reports = count(s, "SELECT count(*) FROM reports", "");
 	c->pending = count(s, "SELECT count(*) FROM outbox WHERE "
-	    "state='pending'");
+	    "state='pending'", "");
 	c->delivered = count(s, "SELECT count(*) FROM outbox WHERE "
-	    "state='delivered'");
-	c->dead = count(s, "SELECT count(*) FROM outbox WHERE state='dead'");
+	    "state='delivered'", "");
+	c->dead = count(s, "SELECT count(*) FROM outbox WHERE state='dead'",
+	    "");
 	c->chat_pending = count(s, "SELECT count(*) FROM chat_out WHERE "
-	    "state='pending'");
+	    "state='pending'", "");
 	return c->reports < 0 || c->pending < 0 ? -1 : 0;
 }
 
 int
 store_expire(struct store *s, int64_t before)
 {
-	sqlite3_stmt *st;
-	int rc = -1;
+	int rc;
 
 	if (exec(s, "BEGIN IMMEDIATE") == -1)
 		return -1;
-	/* Keep reports whose delivery is still pending. */
-	st = prep(s, "DELETE FROM reports WHERE created_at < ?1 AND id NOT IN"
-	    " (SELECT report_id FROM outbox WHERE state='pending')");
-	if (st == NULL)
-		goto out;
-	sqlite3_bind_int64(st, 1, before);
-	if (step_done(s, st) == -1) {
-		sqlite3_finalize(st);
-		goto out;
-	}
-	sqlite3_finalize(st);
-	st = prep(s, "DELETE FROM seen WHERE at < ?1");
-	if (st == NULL)
-		goto out;
-	sqlite3_bind_int64(st, 1, before);
-	rc = step_done(s, st);
-	sqlite3_finalize(st);
-	if (rc == 0) {
-		st = prep(s, "DELETE FROM chat_out WHERE state='sent' AND "
-		    "created_at < ?1");
-		if (st == NULL) {
-			rc = -1;
-			goto out;
-		}
-		sqlite3_bind_int64(st, 1, before);
-		rc = step_done(s, st);
-		sqlite3_finalize(st);
-	}
-out:
+	/* Reports whose delivery is still pending or held are kept. */
+	rc = run(s, "DELETE FROM reports WHERE created_at < ? AND id NOT IN "
+	    "(SELECT report_id FROM outbox WHERE state IN ('pending','held'))",
+	    "I", before) < 0 || run(s, "DELETE FROM seen WHERE at < ? AND "
+	    "(report_id IS NULL OR report_id NOT IN (SELECT id FROM reports))",
+	    "I", before) < 0 || run(s, "DELETE FROM chat_out WHERE "
+	    "state='sent' AND created_at < ?", "I", before) < 0 ||
+	    run(s, "DELETE FROM audit WHERE at < ?", "I", before) < 0 ? -1 : 0;
 	exec(s, rc == 0 ? "COMMIT" : "ROLLBACK");
 	return rc;
 }
