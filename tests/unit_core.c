@@ -250,6 +250,23 @@ test_store(const struct config *cfg)
 	is_int(store_seen(st, NET_XMPP, m->room, "s4"), 0,
 	    "unmatched messages leave no trace but the position");
 	message_free(m);
+
+	/* Retention: a report still waiting for its desk is kept. */
+	{
+		struct store_counts c;
+		is_int(store_expire(st, now_ms() + 1000), 0, "expiry runs");
+		store_counts(st, &c);
+		is_int(c.reports, 1, "a report awaiting delivery is kept");
+		n = store_outbox_list(st, "pending", &items, 10);
+		if (n == 1)
+			store_outbox_dead(st, items[0].id, 2, "HTTP 400");
+		store_outbox_free(items, (size_t)n);
+		store_expire(st, now_ms() + 1000);
+		store_counts(st, &c);
+		is_int(c.reports, 0, "once settled it expires");
+		is_int(store_seen(st, NET_XMPP, "oost@conference.localhost",
+		    "s2"), 0, "with its dedup key");
+	}
 	store_close(st);
 	unlink(path);
 	free(path);
