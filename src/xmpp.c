@@ -79,6 +79,7 @@ struct room {
 	char			*start_pos;	/* position the walk began at */
 	char			*page_last;	/* last archive id of this walk */
 	char			*pushed_pos;	/* last position pushed */
+	char			*after;		/* RSM after of the page asked */
 	size_t			 nitems;
 	/* self-ping (XEP-0410) */
 	char			*spid;
@@ -519,6 +520,8 @@ mam_query(struct xc *xc, struct room *r, const char *after)
 
 	free(r->qid);
 	free(r->iqid);
+	free(r->after);
+	r->after = after ? xstrdup(after) : NULL;
 	r->qid = new_id(xc, "q");
 	r->iqid = new_id(xc, "mam");
 	iq = xmpp_iq_new(xc->ctx, "set", r->iqid);
@@ -674,9 +677,16 @@ mam_result(xmpp_conn_t *conn, xmpp_stanza_t *st, void *ud)
 	}
 	if ((complete == NULL || (strcmp(complete, "true") &&
 	    strcmp(complete, "1"))) && lastid != NULL) {
-		mam_query(xc, r, lastid);
-		xmpp_free(xc->ctx, lastid);
-		return 0;
+		if (r->after != NULL && strcmp(r->after, lastid) == 0) {
+			/* A server that pages in place: do not loop. */
+			log_warnx("xmpp %s: archive of %s does not move past "
+			    "%s; catch-up stops there", xc->acct->id, r->jid,
+			    lastid);
+		} else {
+			mam_query(xc, r, lastid);
+			xmpp_free(xc->ctx, lastid);
+			return 0;
+		}
 	}
 	if (lastid != NULL)
 		xmpp_free(xc->ctx, lastid);
@@ -1337,6 +1347,7 @@ xmpp_thread(void *arg)
 		free(r->start_pos);
 		free(r->page_last);
 		free(r->pushed_pos);
+		free(r->after);
 		free(r->spid);
 	}
 	free(xc.rooms);

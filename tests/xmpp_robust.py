@@ -70,6 +70,27 @@ try:
     t.ok(reported(text), "a message said while bartd was down, after it "
          "joined an empty room, is caught up", bartd.tail())
 
+    # 0b. More than one archive page (50) said while bartd was down.
+    bartd.stop()
+    want = []
+    for i in range(1, 131):
+        if i % 10 == 0:
+            text = "Ze zijn nu aan het inbreken bij huis %d [p%d]" % (i, i)
+            want.append(text)
+        else:
+            text = "Gezellig buurtfeest, tafel %d [p%d]" % (i, i)
+        alice.say(room, text)
+    bartd.start()
+    ok = desk.wait(lambda rs: all(any(r["body"] and r["body"].get("text") ==
+                                      w for r in rs) for w in want), 60)
+    t.ok(ok, "%d break-ins among 130 messages said while bartd was down "
+         "(three archive pages) are all caught up" % len(want), bartd.tail())
+    time.sleep(1)
+    texts = [r["body"].get("text") for r in desk.accepted() if r["body"]]
+    t.ok(all(texts.count(w) == 1 for w in want) and
+         not any("buurtfeest" in (x or "") for x in texts),
+         "each once, and no chit-chat")
+
     # 1. The server freezes.
     srv.freeze()
     t0 = time.time()
