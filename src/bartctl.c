@@ -164,6 +164,8 @@ cmd_outbox(const struct config *cfg, int argc, char **argv)
 	return rc;
 }
 
+/* Per desk: what was delivered, what waits, what is dead, and its health
+ * (consecutive failed attempts of the oldest waiting report, next try). */
 static int
 cmd_desks(const struct config *cfg)
 {
@@ -174,28 +176,48 @@ cmd_desks(const struct config *cfg)
 	if (st == NULL)
 		return 1;
 	n = store_outbox_list(st, NULL, &items, 1000000);
-	printf("%-16s %-8s %9s %9s %5s  %s\n", "desk", "type", "delivered",
-	    "pending", "dead", "last error");
-	for (size_t d = 0; d < cfg->ndesks; d++) {
-		int del = 0, pend = 0, dead = 0;
-		const char *lasterr = "";
-		for (int i = 0; i < n; i++) {
-			if (strcmp(items[i].desk, cfg->desks[d].id) != 0)
-				continue;
-			if (strcmp(items[i].state, "delivered") == 0)
-				del++;
-			else if (strcmp(items[i].state, "pending") == 0) {
-				pend++;
-				if (items[i].last_error)
-					lasterr = items[i].last_error;
-			} else if (strcmp(items[i].state, "dead") == 0)
-				dead++;
-		}
-		printf("%-16s %-8s %9d %9d %5d  %s\n", cfg->desks[d].id,
-		    "webhook", del, pend, dead, lasterr);
+	if (n < 0) {
+		store_close(st);
+		return 1;
 	}
-	if (n > 0)
-		store_outbox_free(items, (size_t)n);
+	printf("%-16s %-12s %9s %7s %4s %4s %8s  %-20s %s\n", "desk", "type",
+	    "delivered", "pending", "held", "dead", "failures", "next attempt",
+	    "last error");
+	for (size_t d = 0; d < cfg->ndesks; d++) {
+		int del = 0, pend = 0, held = 0, dead = 0, fails = 0;
+		int64_t next = -1;
+		const char *lasterr = "";
+		char ts[40] = "-";
+
+		for (int i = 0; i < n; i++) {
+			const struct outbox_item *it = &items[i];
+			if (strcmp(it->desk, cfg->desks[d].id) != 0)
+				continue;
+			if (strcmp(it->state, "delivered") == 0)
+				del++;
+			else if (strcmp(it->state, "held") == 0)
+				held++;
+			else if (strcmp(it->state, "dead") == 0) {
+				dead++;
+				if (it->last_error)
+					lasterr = it->last_error;
+			} else if (strcmp(it->state, "pending") == 0) {
+				pend++;
+				if (it->attempts > fails)
+					fails = it->attempts;
+				if (next < 0 || it->next_at < next)
+					next = it->next_at;
+				if (it->last_error)
+					lasterr = it->last_error;
+			}
+		}
+		if (next >= 0)
+			fmt_time_ms(next, ts, sizeof(ts));
+		printf("%-16s %-12s %9d %7d %4d %4d %8d  %-20.20s %s\n",
+		    cfg->desks[d].id, desk_type_name(cfg->desks[d].type), del,
+		    pend, held, dead, fails, ts, lasterr);
+	}
+	store_outbox_free(items, (size_t)n);
 	store_close(st);
 	return 0;
 }

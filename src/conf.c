@@ -1005,6 +1005,15 @@ config_free(struct config *c)
 	free(c);
 }
 
+const char *
+desk_type_name(enum desk_type t)
+{
+	static const char *names[] = { "webhook", "open311", "email",
+	    "xmpp-room", "matrix-room" };
+
+	return (size_t)t < nitems(names) ? names[t] : "?";
+}
+
 const struct cfg_neighbourhood *
 config_neighbourhood(const struct config *c, const char *id)
 {

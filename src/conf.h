@@ -141,6 +141,8 @@ void config_free(struct config *c);
 
 const struct cfg_neighbourhood *config_neighbourhood(const struct config *c,
     const char *id);
+/* "webhook", "open311", ... */
+const char *desk_type_name(enum desk_type t);
 const struct cfg_desk *config_desk(const struct config *c, const char *id);
 /* The room entry for (network, account id, room), or NULL. */
 const struct cfg_room *config_room(const struct config *c, int network,
