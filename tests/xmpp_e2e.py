@@ -62,11 +62,24 @@ try:
          "the room echoes a resident's message with a stanza-id")
 
     acct = srv.bart_account("bartbot", "bot-secret-pw", [room])
+    # A second account (its own libstrophe context and thread) in a
+    # second neighbourhood's room.
+    room2 = srv.room("andere-wijk")
+    bob = prosody.Resident(srv, "bob", "bob-pw").start()
+    people.append(bob)
+    bob.join(room2, "bob")
+    acct2 = srv.bart_account("bartbot2", "bot2-pw", [room2],
+                             neighbourhood="anderewijk")
     cfg = barttest.bart_config(dir, os.path.join(barttest.srcdir(), "tests",
                                                  "xmpp-rules"), desk.url,
-                               xmpp=[acct])
+                               xmpp=[acct, acct2],
+                               neighbourhoods=[
+                                   {"id": "testwijk", "name": "Testwijk"},
+                                   {"id": "anderewijk",
+                                    "name": "Andere wijk"}])
     bartd = barttest.Bartd(cfg).start()
-    joined = bartd.wait_log(r"joined \S+ as (bart\S*)", 30)
+    joined = bartd.wait_log(r"joined buurtpreventie-test@\S+ as (bart\S*)",
+                            30)
     t.ok(joined is not None, "bartd joins the room", bartd.tail())
     t.ok(joined is not None and joined.group(1) != "bart",
          "with another nick, since 'bart' is taken (%s)" %
@@ -140,11 +153,24 @@ try:
          "nothing is said about the chit-chat")
 
     # bartd goes away; the room keeps talking; bartd catches up.
+    # The second account reports from its own room.
+    text2 = "Er is nu een vechtpartij bij de snackbar!"
+    b2 = bob.say(room2, text2)
+    t.ok(desk.wait(lambda rs: any(r["body"] and r["body"].get("text") ==
+                                  text2 for r in rs), 30),
+         "the second account reports from its own room")
+    r2 = [r["body"] for r in desk.accepted() if r["body"]["text"] == text2]
+    t.ok(r2 and r2[0]["room"] == room2 and
+         r2[0]["neighbourhood"]["id"] == "anderewijk" and
+         b2["stanza_id"] in r2[0]["message_ids"],
+         "with its room, neighbourhood and stanza-id", r2)
+    n_before = 3
+
     rc = bartd.stop()
     down = alice.say(room, WHILE_DOWN)
     alice.say(room, CHAT + " (2)")
     bartd.start()
-    t.ok(desk.wait_count(3, 40), "after a restart, a fight posted while "
+    t.ok(desk.wait_count(n_before + 1, 40), "after a restart, a fight posted while "
          "bartd was down reaches the desk", bartd.tail())
     time.sleep(3)
     posts = desk.accepted()
@@ -154,7 +180,8 @@ try:
          late[0]["body"]["category"] == "geweld" and
          down and down["stanza_id"] in late[0]["body"]["message_ids"],
          "as a geweld report to the control room, with its stanza-id")
-    t.is_(len(posts), 3, "and nothing is delivered twice after the restart")
+    t.is_(len(posts), n_before + 1,
+          "and nothing is delivered twice after the restart")
     t.ok(bart_says(alice, lambda e: "112" in e["body"] and down and
                    e["reply_to"] == down["stanza_id"]) is not None,
          "the room gets the 112 reminder for the caught-up message")
