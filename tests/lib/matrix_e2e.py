@@ -28,6 +28,7 @@ def main():
     global w
     t0 = time.monotonic()
     w = World("matrix-e2e", t)
+    t.diag("work dir: %s" % w.dir)
     t.diag("Synapse setup (venv reuse, config, start, 3 users): %.1f s"
            % w.setup_seconds)
     hs, alice, bob, bot = w.hs, w.alice, w.bob, w.bot

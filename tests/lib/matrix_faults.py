@@ -2,8 +2,8 @@
 Synapse while bartd is killed with SIGKILL mid-stream (twice), the desks
 answer 503 for a while, more messages arrive while bartd is down than one
 sync timeline holds (BART_MATRIX_TIMELINE_LIMIT=5 makes the gap easy to
-exceed, so /rooms/{id}/messages must fill it), and Synapse itself is
-restarted. Afterwards every matching message reached its desk exactly once
+exceed, so /rooms/{id}/messages must fill it), Synapse itself is
+restarted, and Synapse rate-limits bart's own messages (HTTP 429). Afterwards every matching message reached its desk exactly once
 (one report id per message; retries carry the same Idempotency-Key),
 nothing unmatched was reported, and every acknowledgement appears once in
 the room. The figures are printed as TAP comments.
@@ -40,7 +40,12 @@ def corpus():
 def main():
     global w
     t0 = time.monotonic()
-    w = World("matrix-faults", t)
+    # bart itself stays under a message rate limit Synapse enforces with
+    # 429 + retry_after_ms (10 at once, then 5 a second); it sends about
+    # a hundred notices here, so it has to wait its turn.
+    w = World("matrix-faults", t, rc_message={"per_second": 5,
+                                              "burst_count": 10})
+    t.diag("work dir: %s" % w.dir)
     t.diag("Synapse setup: %.1f s" % w.setup_seconds)
     alice, bob, bot = w.alice, w.bob, w.bot
     room = alice.create_room("Lombok", invite=[bot.user_id, bob.user_id])
@@ -169,6 +174,8 @@ def main():
     bodies = [e["content"]["body"] for e in w.notices(alice, room)]
     t.diag("notices in the room: %d (%d acknowledgements)"
            % (len(bodies), sum(len(b) for b in a.values())))
+    t.ok("rate limited, waiting" in w.bartd.logtext(False),
+         "Synapse rate-limited bart's notices (429) and bart waited")
     errs = sanitizer_errors(w.bartd.logtext(False))
     t.ok(not errs, "no sanitizer reports", *errs[:5])
     t.diag("whole test: %.1f s" % (time.monotonic() - t0))

@@ -91,6 +91,11 @@ class World:
         self.bot = self.hs.register("bart", self.bot_password)
         self.alice = self.hs.register("alice")
         self.bob = self.hs.register("bob")
+        if rc_message:
+            # Only bart is held to rc_message; residents post freely.
+            admin = self.hs.register("admin", admin=True)
+            for c in (self.alice, self.bob):
+                self.hs.unlimit(admin, c.user_id)
         self.setup_seconds = time.monotonic() - t0
         self.desk = barttest.DeskReceiver()
         self.rooms = []         # dicts of the config's rooms

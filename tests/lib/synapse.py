@@ -337,6 +337,13 @@ class Synapse:
         self.setup_seconds += time.monotonic() - t0
         return c
 
+    def unlimit(self, admin, user_id):
+        """Lifts the message rate limit of one user (admin API); the
+        others keep the configured rc_message."""
+        admin.call("POST", "/_synapse/admin/v1/users/%s/override_ratelimit"
+                   % q(user_id), {"messages_per_second": 0,
+                                  "burst_count": 0})
+
     def login(self, user, password):
         r = http("POST", self.base + "/_matrix/client/v3/login", {
             "type": "m.login.password",
