@@ -10,7 +10,8 @@
  * pathological-regex check). The last line of output is machine readable:
  *   RESULT rules=N msgs=N load_ms=F rss_mib=F hwm_mib=F ruleset_mib=F
  *          bart_mps=F bart_matched=F pcre2_mps=F pcre2_matched=F
- * (pcre2_* are -1 when skipped). Numbers are for one core. */
+ * (pcre2_* are -1 when skipped). msgs/s is per CPU second of this
+ * process (one thread), so other load on the machine counts less. */
 #include "config.h"
 
 #include <errno.h>
@@ -65,6 +66,17 @@ proc_status_kib(const char *field)
 	return v;
 }
 
+/* CPU time of this process: on a shared machine, time spent waiting for
+ * a core is not counted, so msgs/s is per core actually used. */
+static double
+cpu_s(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &ts);
+	return ts.tv_sec + ts.tv_nsec / 1e9;
+}
+
 static double
 mib(long kib)
 {
@@ -112,7 +124,7 @@ bench_engine(const struct ruleset *rs, const struct msgs *m, double secs,
 {
 	struct decision	 d;
 	size_t		 i, n = 0, hit = 0, errs = 0;
-	double		 t0, t;
+	double		 t0, t, c0, c;
 
 	/* Warm-up: one pass, or 0.3 s, whichever comes first. */
 	t0 = now_s();
@@ -125,6 +137,7 @@ bench_engine(const struct ruleset *rs, const struct msgs *m, double secs,
 	}
 
 	t0 = now_s();
+	c0 = cpu_s();
 	for (;;) {
 		for (i = 0; i < m->n; i++) {
 			memset(&d, 0, sizeof(d));
@@ -139,25 +152,70 @@ bench_engine(const struct ruleset *rs, const struct msgs *m, double secs,
 		}
 	}
 done:
+	c = cpu_s() - c0;
 	t = now_s() - t0;
 	if (errs > 0)
 		printf("  engine: %zu internal errors\n", errs);
+	printf("  engine: %zu decisions in %.2f s CPU, %.2f s wall "
+	    "(%.0f msgs/s wall)\n", n, c, t, n / t);
 	*matched = (double)hit / n;
-	return n / t;
+	return n / c;
 }
 
-/* Times each message alone (best of 3 runs) and prints the slowest. */
+struct patterns {
+	pcre2_code	**code;
+	size_t		  n;
+};
+
+/* Seconds to run one message through every pattern (PCRE2 defaults:
+ * match limit 10,000,000, no heap/depth limit beyond the defaults). */
+static double
+pcre2_one(const struct patterns *p, const char *text, size_t len, int *rc)
+{
+	pcre2_match_data	*md = pcre2_match_data_create(16, NULL);
+	double			 t0 = now_s();
+	size_t			 j;
+
+	*rc = PCRE2_ERROR_NOMATCH;
+	for (j = 0; j < p->n; j++) {
+		int r = pcre2_match(p->code[j], (PCRE2_SPTR)text, len, 0,
+		    PCRE2_NO_UTF_CHECK, md, NULL);
+
+		if (r >= 0 || (r != PCRE2_ERROR_NOMATCH && *rc < 0))
+			*rc = r;
+	}
+	t0 = now_s() - t0;
+	pcre2_match_data_free(md);
+	return t0;
+}
+
+/* Times each message alone (best of 3 runs) and prints the slowest; with
+ * p, also the plain PCRE2 loop over the same message. */
 static void
-worst_case(const struct ruleset *rs, const struct msgs *m)
+worst_case(const struct ruleset *rs, const struct msgs *m,
+    const struct patterns *p)
 {
 	struct decision	 d;
 	size_t		 i, worst = 0;
 	int		 r;
-	double		 maxt = 0, sum = 0;
+	double		 maxt = 0, sum = 0, pmax = 0;
 
-	printf("  per-message time (best of 3):\n");
+	printf("  per-message time (best of 3), bart%s:\n",
+	    p ? " | plain PCRE2 loop (default limits)" : "");
 	for (i = 0; i < m->n; i++) {
-		double best = 1e9;
+		double		 best = 1e9, pt = 0;
+		const char	*ps = "";
+		int		 prc;
+
+		if (p != NULL) {
+			pt = pcre2_one(p, m->text[i], m->len[i], &prc);
+			if (pt > pmax)
+				pmax = pt;
+			ps = prc >= 0 ? "match" : prc == PCRE2_ERROR_NOMATCH ?
+			    "no match" : prc == PCRE2_ERROR_MATCHLIMIT ?
+			    "match limit" : prc == PCRE2_ERROR_JIT_STACKLIMIT ?
+			    "JIT stack limit" : "error";
+		}
 
 		for (r = 0; r < 3; r++) {
 			double t0 = now_s(), t;
@@ -165,8 +223,13 @@ worst_case(const struct ruleset *rs, const struct msgs *m)
 			memset(&d, 0, sizeof(d));
 			ruleset_decide(rs, m->text[i], m->len[i], &d);
 			t = now_s() - t0;
-			if (r == 2)
-				printf("  %8.1f us  len %5zu  %-10s %.30s\n",
+			if (r == 2 && p != NULL)
+				printf("  %8.1f us | %10.1f us %-15s len %5zu "
+				    "%-8s %.24s\n", (t < best ? t : best) * 1e6,
+				    pt * 1e6, ps, m->len[i],
+				    d.category ? d.category : "-", m->text[i]);
+			else if (r == 2)
+				printf("  %8.1f us  len %5zu  %-8s %.24s\n",
 				    (t < best ? t : best) * 1e6, m->len[i],
 				    d.category ? d.category : "-", m->text[i]);
 			decision_clear(&d);
@@ -179,17 +242,14 @@ worst_case(const struct ruleset *rs, const struct msgs *m)
 			worst = i;
 		}
 	}
-	printf("  WORST %.1f us/message (len %zu), mean %.1f us\n",
+	printf("  WORST bart %.1f us/message (len %zu), mean %.1f us\n",
 	    maxt * 1e6, m->n ? m->len[worst] : 0,
 	    m->n ? sum / m->n * 1e6 : 0);
+	if (p != NULL)
+		printf("  WORST plain PCRE2 loop %.1f us/message\n", pmax * 1e6);
 }
 
 /* ---- baseline: every message through every compiled pattern --------- */
-
-struct patterns {
-	pcre2_code	**code;
-	size_t		  n;
-};
 
 static int
 load_patterns(const char *path, struct patterns *p)
@@ -236,10 +296,11 @@ bench_pcre2(const struct patterns *p, const struct msgs *m, double secs,
 {
 	pcre2_match_data	*md;
 	size_t			 i, j, n = 0, hit = 0;
-	double			 t0, t;
+	double			 t0, t, c0, c;
 
 	md = pcre2_match_data_create(16, NULL);
 	t0 = now_s();
+	c0 = cpu_s();
 	for (;;) {
 		for (i = 0; i < m->n; i++) {
 			int any = 0;
@@ -257,10 +318,13 @@ bench_pcre2(const struct patterns *p, const struct msgs *m, double secs,
 		}
 	}
 done:
+	c = cpu_s() - c0;
 	t = now_s() - t0;
 	pcre2_match_data_free(md);
+	printf("  pcre2: %zu messages in %.2f s CPU, %.2f s wall "
+	    "(%.0f msgs/s wall)\n", n, c, t, n / t);
 	*matched = (double)hit / n;
-	return n / t;
+	return n / c;
 }
 
 static void
@@ -338,7 +402,9 @@ main(int argc, char *argv[])
 	diag_free(&dg);
 
 	if (worst) {
-		worst_case(rs, &m);
+		int havep = patfile != NULL && load_patterns(patfile, &pats) == 0;
+
+		worst_case(rs, &m, havep ? &pats : NULL);
 		hwm = proc_status_kib("VmHWM");
 		printf("RESULT rules=%zu msgs=%zu load_ms=%.1f hwm_mib=%.1f\n",
 		    ruleset_count(rs), m.n, load_ms, mib(hwm));

@@ -231,9 +231,22 @@ class Gen:
                 a + " en " + b)
 
 
+def rule_words(args):
+    """Words rules draw keywords from: dictionary words of 6+ letters that
+    are not everyday chat vocabulary (the corpus, chit-chat and function
+    words), so that, as with real rules, most rules miss most messages;
+    generated messages still hit some rules through dictionary words."""
+    vocab = set(FUNCTION_WORDS)
+    for line in load_corpus(args.corpus) + CHITCHAT:
+        vocab.update(re.findall(r"\w+", line.lower()))
+    words = [w for w in load_words(args.dict)
+             if len(w) >= 6 and w not in vocab]
+    return words or list(FALLBACK_WORDS)
+
+
 def gen_rules(args):
     rnd = random.Random(args.seed)
-    words = load_words(args.dict)
+    words = rule_words(args)
     g = Gen(rnd, words)
     n = args.n
     out_rules = os.path.join(args.outdir, "rules")
@@ -536,6 +549,7 @@ def main():
     p.add_argument("outdir")
     p.add_argument("--seed", type=int, default=4)
     p.add_argument("--dict", default=dflt_dict)
+    p.add_argument("--corpus", default=dflt_corpus)
     p = sub.add_parser("messages")
     p.add_argument("n", type=int)
     p.add_argument("outfile")

@@ -2,8 +2,9 @@
 # run.sh: the matching benchmark of issue 4 ("Speed"). Generates rule sets
 # of 100, 1,000 and 10,000 rules and a message file, runs bench_match (the
 # engine and a plain PCRE2-JIT loop) and GNU grep -E over the same
-# patterns, and prints one table. Single-threaded; pinned to one CPU if
-# taskset exists. Not a test: nothing here passes or fails on speed.
+# patterns, and prints one table. Single-threaded; throughput is per CPU
+# second used (the machine may be shared), optionally pinned to one CPU
+# with -c. Not a test: nothing here passes or fails on speed.
 #
 # usage: bench/run.sh [-s SECONDS] [-m MESSAGES] [-c CPU] [-n "100 1000 10000"]
 # Environment: BENCH_MATCH (path of bench_match, default bench/bench_match
@@ -17,7 +18,7 @@ bench=${BENCH_MATCH:-bench/bench_match}
 out=${BENCH_OUT:-bench/out}
 secs=2.5
 nmsgs=10000
-cpu=1
+cpu=
 sizes="100 1000 10000"
 while getopts s:m:c:n: opt; do
 	case $opt in
@@ -36,7 +37,7 @@ if [ ! -x "$bench" ]; then
 	exit 1
 fi
 pin=
-if command -v taskset >/dev/null 2>&1 && taskset -c "$cpu" true 2>/dev/null; then
+if [ -n "$cpu" ] && command -v taskset >/dev/null 2>&1 && taskset -c "$cpu" true 2>/dev/null; then
 	pin="taskset -c $cpu"
 fi
 # grep's \b and \w follow the locale; use a UTF-8 one like the engine.
@@ -69,7 +70,7 @@ row() {
 }
 
 # The default rule set, if there is one.
-if ls "$srcdir"/rules/*.y*ml "$srcdir"/rules/*.rules >/dev/null 2>&1; then
+if ls "$srcdir"/rules/ 2>/dev/null | grep -q '\.\(yaml\|yml\|rules\)$'; then
 	mkdir -p "$out/default"
 	$gen patterns "$srcdir/rules" "$out/default"
 	row default "$srcdir/rules" "$out/default"
@@ -80,7 +81,7 @@ for n in $sizes; do
 done
 
 echo
-echo "Matching benchmark: $(wc -l <"$msgs") messages, one core${pin:+ ($pin)}, ~${secs}s per measurement"
+echo "Matching benchmark: $(wc -l <"$msgs") messages, msgs/s per CPU second of one core${pin:+ ($pin)}, ~${secs}s per measurement"
 awk '
 BEGIN {
 	printf "%-8s %7s %13s %13s %13s %8s %9s %9s\n", "set", "rules",
@@ -102,3 +103,13 @@ END {
 }' "$results"
 echo "RSS = peak resident set of bench_match after load and the engine run (target <= 32 MiB at 10,000 rules);"
 echo "grep ms = grep compiling the patterns alone, left out of grep msgs/s."
+
+# Pathological regexes: a rule set whose regexes backtrack catastrophically
+# ((a+)+$ and friends) against long hostile messages. The engine must keep
+# each message to a bounded time; the plain PCRE2 loop (default limits) is
+# shown beside it.
+echo
+echo "Pathological regexes, time per message: bart | plain PCRE2 loop"
+$gen pathological "$out/patho"
+$pin "$bench" -w -p "$out/patho/patterns.pcre" "$out/patho/rules" \
+    "$out/patho/messages.txt" | sed -n '/per-message/,/^RESULT/p' | grep -v '^RESULT'
