@@ -87,6 +87,8 @@ struct mx {
 	char				*device_id;
 	unsigned			 gen;	/* bumped on each new token */
 
+	char				*me;	/* sync thread's copy of user_id */
+
 	struct mx_room			*rooms;
 	size_t				 nrooms;
 	char				**ignored;	/* invites logged once */
@@ -707,7 +709,7 @@ event_message(struct mx *mx, struct mx_room *r, json_t *ev, int history)
 		    "in %s", mx->id, r->cfg->id);
 		return NULL;
 	}
-	if (mx->user_id && strcmp(sender, mx->user_id) == 0)
+	if (mx->me && strcmp(sender, mx->me) == 0)
 		return NULL;
 	if ((msgtype = mx_jstr(content, "msgtype")) == NULL ||
 	    (strcmp(msgtype, "m.text") && strcmp(msgtype, "m.emote")))
@@ -877,9 +879,9 @@ after_own_join(struct mx *mx, json_t *events)
 		const char *prev = mx_jstr(mx_jobj(mx_jobj(ev, "unsigned"),
 		    "prev_content"), "membership");
 
-		if (type && sk && ms && mx->user_id &&
+		if (type && sk && ms && mx->me &&
 		    strcmp(type, "m.room.member") == 0 &&
-		    strcmp(sk, mx->user_id) == 0 &&
+		    strcmp(sk, mx->me) == 0 &&
 		    strcmp(ms, "join") == 0 &&
 		    (prev == NULL || strcmp(prev, "join") != 0))
 			start = i + 1;
@@ -973,6 +975,11 @@ handle_sync(struct mx *mx, json_t *root, const char *since, int initial,
 	void *iter;
 
 	*nextp = NULL;
+	/* The sender thread may log in again and replace user_id. */
+	pthread_mutex_lock(&mx->lock);
+	free(mx->me);
+	mx->me = mx->user_id ? xstrdup(mx->user_id) : NULL;
+	pthread_mutex_unlock(&mx->lock);
 	if ((next = mx_jstr(root, "next_batch")) == NULL) {
 		log_warnx("matrix %s: sync response without next_batch",
 		    mx->id);
@@ -1211,6 +1218,7 @@ mx_free(struct mx *mx)
 		explicit_bzero(mx->token, strlen(mx->token));
 	free(mx->token);
 	free(mx->user_id);
+	free(mx->me);
 	free(mx->device_id);
 	free(mx->base);
 	free(mx->state_path);
