@@ -733,12 +733,15 @@ describe(struct dctx *c, const struct cond *k, const char *text,
 }
 
 static void
-list_items(const struct cond *k, struct buf *b)
+list_items(const struct ruleset *rs, const struct cond *k, struct buf *b)
 {
-	for (size_t i = 0; i < k->nkids && i < 6; i++)
-		buf_printf(b, "%s%s", i ? ", " : "", k->kids[i]->type ==
-		    CT_ATOM || k->kids[i]->label[0] == '@' ?
-		    k->kids[i]->label : "{...}");
+	for (size_t i = 0; i < k->nkids && i < 6; i++) {
+		const struct cond *kid = k->kids[i];
+
+		buf_printf(b, "%s%s", i ? ", " : "", kid->type == CT_ATOM ?
+		    rs->atoms[kid->atom].src : kid->label[0] == '@' ?
+		    kid->label : "{...}");
+	}
 	if (k->nkids > 6)
 		buf_printf(b, ", ... (%zu in all)", k->nkids);
 }
@@ -788,7 +791,7 @@ ruleset_explain(const struct ruleset *rs, const char *text, size_t len,
 			if (n == 0) {
 				buf_printf(&b, "%s", k->type == CT_NONE ?
 				    "nothing of " : "no match for ");
-				list_items(k, &b);
+				list_items(rs, k, &b);
 			}
 			buf_puts(&b, "\n");
 		}

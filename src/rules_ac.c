@@ -12,7 +12,6 @@
 
 struct ac_node {
 	uint32_t	first;		/* build: first child; then edge index */
-	uint32_t	sibling;	/* build only */
 	uint32_t	fail;
 	uint32_t	out;		/* first output, or NONE */
 	uint32_t	dict;		/* next node on the fail chain with
@@ -29,6 +28,7 @@ struct ac_out {
 
 struct ac {
 	struct ac_node	*nodes;
+	uint32_t	*sibling;	/* build only: next child of the parent */
 	size_t		 nnodes, nodecap;
 	struct ac_out	*outs;
 	size_t		 nouts, outcap;
@@ -47,9 +47,10 @@ ac_new(void)
 
 	ac->nodecap = 64;
 	ac->nodes = xcalloc(ac->nodecap, sizeof(*ac->nodes));
+	ac->sibling = xcalloc(ac->nodecap, sizeof(*ac->sibling));
 	ac->nnodes = 1;
 	ac->nodes[0].first = NONE;
-	ac->nodes[0].sibling = NONE;
+	ac->sibling[0] = NONE;
 	ac->nodes[0].out = NONE;
 	ac->nodes[0].dict = NONE;
 	return ac;
@@ -61,6 +62,7 @@ ac_free(struct ac *ac)
 	if (ac == NULL)
 		return;
 	free(ac->nodes);
+	free(ac->sibling);
 	free(ac->outs);
 	free(ac->elabel);
 	free(ac->etarget);
@@ -85,17 +87,19 @@ build_child(struct ac *ac, uint32_t u, uint8_t c)
 {
 	uint32_t v;
 
-	for (v = ac->nodes[u].first; v != NONE; v = ac->nodes[v].sibling)
+	for (v = ac->nodes[u].first; v != NONE; v = ac->sibling[v])
 		if (ac->nodes[v].label == c)
 			return v;
 	if (ac->nnodes == ac->nodecap) {
 		ac->nodecap *= 2;
 		ac->nodes = xrealloc(ac->nodes,
 		    ac->nodecap * sizeof(*ac->nodes));
+		ac->sibling = xrealloc(ac->sibling,
+		    ac->nodecap * sizeof(*ac->sibling));
 	}
 	v = (uint32_t)ac->nnodes++;
 	ac->nodes[v].first = NONE;
-	ac->nodes[v].sibling = ac->nodes[u].first;
+	ac->sibling[v] = ac->nodes[u].first;
 	ac->nodes[v].out = NONE;
 	ac->nodes[v].dict = NONE;
 	ac->nodes[v].nedge = 0;
@@ -172,7 +176,7 @@ ac_compile(struct ac *ac)
 		size_t k = 0;
 
 		for (v = ac->nodes[u].first; v != NONE;
-		    v = ac->nodes[v].sibling)
+		    v = ac->sibling[v])
 			tmp[k++] = v;
 		/* insertion sort by label (k <= 256) */
 		for (size_t i = 1; i < k; i++) {
@@ -221,6 +225,15 @@ ac_compile(struct ac *ac)
 	}
 	free(queue);
 	free(tmp);
+	free(ac->sibling);
+	ac->sibling = NULL;
+	/* give back what the doubling reserved */
+	ac->nodes = xrealloc(ac->nodes, ac->nnodes * sizeof(*ac->nodes));
+	ac->nodecap = ac->nnodes;
+	if (ac->nouts > 0) {
+		ac->outs = xrealloc(ac->outs, ac->nouts * sizeof(*ac->outs));
+		ac->outcap = ac->nouts;
+	}
 	ac->compiled = 1;
 }
 

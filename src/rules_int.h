@@ -24,28 +24,29 @@
 #define EXCERPT_MAX		500
 #define WITHIN_MAX		50
 #define DEFAULT_THRESHOLD	3
+#define JIT_ALL_BELOW		100	/* regexes with literals JIT-compiled */
 
 enum atom_kind { AT_KW, AT_RE };
 
 struct atom {
-	enum atom_kind	 kind;
+	uint8_t		 kind;		/* enum atom_kind */
+	uint8_t		 star_pre, star_post;
+	uint8_t		 jit;
+	uint32_t	 patlen;
 	char		*src;		/* as the moderator wrote it */
 	/* keywords */
 	char		*pat;		/* compact normalised form */
-	size_t		 patlen;
 	uint8_t		*joint;		/* [0..patlen]: separator allowed */
-	int		 star_pre, star_post;
 	/* regexes */
 	pcre2_code	*re;
-	int		 jit;
 	char		**lits;		/* required literals (any of) */
-	size_t		 nlits;
-	_Atomic uint64_t limit_hits;
+	uint32_t	 nlits;
 	/* rules (indexes) whose trigger contains this atom */
+	uint32_t	 nrules;
 	uint32_t	*rules;
-	size_t		 nrules;
-	const char	*file;
+	_Atomic uint32_t limit_hits;
 	int		 line, col;
+	const char	*file;
 };
 
 enum cond_type { CT_ATOM, CT_ALL, CT_ANY, CT_NONE, CT_ATLEAST, CT_WITHIN };

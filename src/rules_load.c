@@ -4,6 +4,9 @@
 #include "config.h"
 
 #include <dirent.h>
+#ifdef __GLIBC__
+#include <malloc.h>
+#endif
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
@@ -52,6 +55,7 @@ struct lctx {
 	struct ynode	**trees;
 	size_t		  ntrees;
 	int		  depth;
+	size_t		  njit;
 };
 
 static uint32_t
@@ -139,7 +143,7 @@ cond_new(struct lctx *c, enum cond_type t, const struct ynode *at,
 	struct cond *k = xcalloc(1, sizeof(*k));
 
 	k->type = t;
-	k->label = xstrdup(label ? label : "");
+	k->label = t == CT_ATOM ? NULL : xstrdup(label ? label : "");
 	if (at) {
 		k->line = at->line;
 		k->col = at->col;
@@ -221,8 +225,17 @@ regex_atom(struct lctx *c, const char *file, const struct ynode *n,
 	a->kind = AT_RE;
 	a->src = xstrdup(n->str);
 	a->re = re;
-	a->jit = pcre2_jit_compile(re, PCRE2_JIT_COMPLETE) == 0;
-	a->lits = regex_literals(pat, &a->nlits);
+	{
+		size_t nl;
+
+		a->lits = regex_literals(pat, &nl);
+		a->nlits = (uint32_t)nl;
+	}
+	/* JIT costs ~5 KiB a regex; the prefilter keeps most regexes from
+	 * running at all, so in big sets only those without literals (run
+	 * for every message) get it. */
+	if (a->nlits == 0 || ++c->njit <= JIT_ALL_BELOW)
+		a->jit = pcre2_jit_compile(re, PCRE2_JIT_COMPLETE) == 0;
 	free(pat);
 	return 0;
 }
@@ -282,7 +295,7 @@ keyword_atom(struct lctx *c, const char *file, const struct ynode *n,
 	a->kind = AT_KW;
 	a->src = xstrdup(n->str);
 	a->pat = xstrndup(nt.compact, nt.clen);
-	a->patlen = nt.clen;
+	a->patlen = (uint32_t)nt.clen;
 	a->joint = xcalloc(nt.clen + 1, 1);
 	for (size_t i = 1; i < nt.clen; i++)
 		a->joint[i] = nt.cbound[i] == NC_SOFT;
@@ -1036,5 +1049,8 @@ fail:
 	pcre2_set_match_limit(rs->mctx, RE_MATCH_LIMIT);
 	pcre2_set_depth_limit(rs->mctx, RE_DEPTH_LIMIT);
 	pcre2_set_heap_limit(rs->mctx, RE_HEAP_LIMIT);
+#ifdef __GLIBC__
+	malloc_trim(0);		/* the YAML trees were big and are gone */
+#endif
 	return rs;
 }
