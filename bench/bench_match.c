@@ -2,12 +2,13 @@
  * decide, through the public API of rules.h), single-threaded, beside a
  * plain PCRE2-JIT loop over the same rules' patterns.
  *
- *   bench_match [-s SECONDS] [-p PATTERNS] [-w] RULESDIR MESSAGES
+ *   bench_match [-tw] [-s SECONDS] [-p PATTERNS] RULESDIR MESSAGES
  *
  * MESSAGES holds one chat message a line. PATTERNS (from gen_rules.py)
  * holds one PCRE2 pattern a line; without -p the baseline is skipped.
  * -w times every message on its own and prints the slowest (for the
- * pathological-regex check). The last line of output is machine readable:
+ * pathological-regex check). -t calls malloc_trim(0) after loading and
+ * reports the RSS before and after (a diagnostic; not the default). The last line of output is machine readable:
  *   RESULT rules=N msgs=N load_ms=F rss_mib=F hwm_mib=F ruleset_mib=F
  *          bart_mps=F bart_matched=F pcre2_mps=F pcre2_matched=F
  * (pcre2_* are -1 when skipped). msgs/s is per CPU second of this
@@ -21,6 +22,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include <malloc.h>
 #include <pcre2.h>
 
 #include "log.h"
@@ -330,7 +332,7 @@ done:
 static void
 usage(void)
 {
-	fprintf(stderr, "usage: bench_match [-w] [-s seconds] [-p patterns] "
+	fprintf(stderr, "usage: bench_match [-tw] [-s seconds] [-p patterns] "
 	    "rulesdir messages\n");
 	exit(2);
 }
@@ -348,11 +350,14 @@ main(int argc, char *argv[])
 	double		 secs = 2.5, t0, load_ms, bart_mps, bart_hit;
 	double		 pcre_mps = -1, pcre_hit = -1;
 	long		 rss0, rss1, hwm;
-	int		 ch, worst = 0;
+	int		 ch, worst = 0, trim = 0;
 
 	log_init("bench_match", LOG_LVL_WARN);
-	while ((ch = getopt(argc, argv, "p:s:w")) != -1) {
+	while ((ch = getopt(argc, argv, "p:s:tw")) != -1) {
 		switch (ch) {
+		case 't':
+			trim = 1;
+			break;
 		case 'p':
 			patfile = optarg;
 			break;
@@ -400,6 +405,14 @@ main(int argc, char *argv[])
 	printf("rules: %zu loaded from %s in %.1f ms (%zu warnings)\n",
 	    ruleset_count(rs), argv[0], load_ms, dg.nwarnings);
 	diag_free(&dg);
+	if (trim) {
+		/* Diagnostic: how much of the RSS is heap that loading freed
+		 * but glibc kept (YAML trees, build-time arrays). */
+		malloc_trim(0);
+		printf("  RSS after load %.1f MiB, after malloc_trim %.1f MiB\n",
+		    mib(rss1), mib(proc_status_kib("VmRSS")));
+		rss1 = proc_status_kib("VmRSS");
+	}
 
 	if (worst) {
 		int havep = patfile != NULL && load_patterns(patfile, &pats) == 0;

@@ -135,6 +135,9 @@ def kw_to_pcre(kw):
 
 
 def pcre_to_ere(p):
+    """Exact for the generated patterns; for hand-written ones, lookarounds
+    (which ERE lacks) are dropped, so grep's pattern is a little looser."""
+    p = re.sub(r"\(\?<?[!=][^()]*\)", "", p)
     p = p.replace("(?:", "(")
     p = p.replace(r"[\s\-]", "[[:space:]-]")
     p = p.replace(r"\d", "[0-9]")
@@ -399,93 +402,125 @@ def gen_messages(args):
 
 
 # ---- export patterns from a hand-written rules dir ------------------------
+# Not a YAML parser: enough of YAML's flow and block lists to collect every
+# keyword and regex of every rule and cue (nested any/all flattened, @list
+# references expanded). For the baselines only.
 
-LIST_KEYS = ("keywords", "all", "any", "unless", "none", "not")
-
-
-def parse_scalar(s):
-    s = s.strip()
-    if s.startswith("'") and s.endswith("'") and len(s) >= 2:
-        return s[1:-1].replace("''", "'")
-    if s.startswith('"') and s.endswith('"') and len(s) >= 2:
-        return s[1:-1].replace('\\"', '"').replace("\\\\", "\\")
-    return s
+CONDITION_KEYS = ("keywords", "all", "any", "unless", "none", "not")
 
 
-def split_flow(s):
-    """Items of a YAML flow list body 'a, "b, c", '/x/''."""
-    items, cur, q = [], "", None
-    for ch in s:
-        if q:
-            cur += ch
-            if ch == q:
-                q = None
-        elif ch in "'\"":
-            q = ch
-            cur += ch
-        elif ch == ",":
-            items.append(cur)
-            cur = ""
+def flow_items(text, i):
+    """Scalars of the flow collection starting at text[i] ('[' or '{'),
+    nesting flattened, map keys dropped. Returns (items, index after)."""
+    items, depth = [], 0
+    while i < len(text):
+        c = text[i]
+        if c in "[{":
+            depth += 1
+            i += 1
+        elif c in "]}":
+            depth -= 1
+            i += 1
+            if depth == 0:
+                break
+        elif c in ", \t\r\n":
+            i += 1
+        elif c == '"':
+            j, out = i + 1, []
+            while j < len(text) and text[j] != '"':
+                if text[j] == "\\" and j + 1 < len(text):
+                    j += 1
+                    out.append({"n": "\n", "t": "\t"}.get(text[j], text[j]))
+                else:
+                    out.append(text[j])
+                j += 1
+            items.append("".join(out))
+            i = j + 1
+        elif c == "'":
+            j, out = i + 1, []
+            while j < len(text):
+                if text[j] == "'":
+                    if text[j + 1:j + 2] == "'":
+                        out.append("'")
+                        j += 2
+                        continue
+                    break
+                out.append(text[j])
+                j += 1
+            items.append("".join(out))
+            i = j + 1
         else:
-            cur += ch
-    if cur.strip():
-        items.append(cur)
-    return [parse_scalar(i) for i in items if i.strip()]
+            m = re.compile(r"[^,\[\]{}\n]*?(?=\s*(?:[,\]}\n]|:\s))").match(
+                text, i)
+            tok = m.group(0).strip() if m else ""
+            j = i + max(1, len(m.group(0)) if m else 1)
+            if text[j:j + 1] == ":":         # a map key (any:, all:)
+                j += 1
+            elif tok:
+                items.append(tok)
+            i = j
+    return items, i
+
+
+def entry_conditions(entry):
+    """{key: [scalars]} of one top-level '- ...' block."""
+    out = {}
+    for m in re.finditer(r"(?m)^(?:- |\s+)(%s)\s*:[ \t]*"
+                         % "|".join(CONDITION_KEYS), entry):
+        key, i = m.group(1), m.end()
+        if entry[i:i + 1] in ("[", "{"):
+            items, _ = flow_items(entry, i)
+        else:
+            line = entry[i:].split("\n", 1)[0].strip()
+            if line:
+                items = flow_items("[" + line + "]", 0)[0]
+            else:                            # block list
+                items = []
+                for bl in entry[i:].split("\n")[1:]:
+                    bm = re.match(r"^\s+- (.*)$", bl)
+                    if not bm:
+                        break
+                    items.extend(flow_items("[" + bm.group(1) + "]", 0)[0])
+        out.setdefault(key, []).extend(items)
+    return out
 
 
 def export_patterns(args):
-    """Reads keywords/all/any/unless lists (flow or block style) from the
-    YAML files under RULESDIR. Best effort: for a baseline only."""
-    patterns = []
     files = sorted(f for f in os.listdir(args.rulesdir)
                    if f.endswith((".yaml", ".yml", ".rules")))
+    entries = []
     for fn in files:
         with open(os.path.join(args.rulesdir, fn), encoding="utf-8") as f:
-            lines = f.read().split("\n")
-        rule = None
-        key, key_indent = None, 0
+            text = f.read()
+        for block in re.split(r"(?m)^(?=- )", text):
+            m = re.match(r"- (\w+)\s*:\s*(\S+)", block)
+            if m:
+                entries.append((m.group(1), m.group(2),
+                                entry_conditions(block)))
+    lists = {name: [x for k in ("keywords", "any") for x in c.get(k, [])]
+             for kind, name, c in entries if kind == "list"}
 
-        def flush(r):
-            if r:
-                patterns.extend(rule_patterns(r.get("keywords", []),
-                                              r.get("all", []),
-                                              r.get("any", []),
-                                              r.get("unless", []) +
-                                              r.get("none", []) +
-                                              r.get("not", [])))
-        for line in lines:
-            if not line.strip() or line.lstrip().startswith("#"):
-                continue
-            indent = len(line) - len(line.lstrip())
-            m = re.match(r"^(\s*)- +id\s*:", line)
-            if m and indent == 0 or re.match(r"^-\s+id\s*:", line):
-                flush(rule)
-                rule, key = {}, None
-                continue
-            if rule is None:
-                continue
-            if key and indent > key_indent and line.lstrip().startswith("- "):
-                rule[key].append(parse_scalar(line.lstrip()[2:]))
-                continue
-            m = re.match(r"^\s*(-\s+)?([a-z-]+)\s*:\s*(.*)$", line)
-            if not m:
-                continue
-            key = None
-            k, v = m.group(2), m.group(3).strip()
-            if k not in LIST_KEYS:
-                continue
-            if v.startswith("["):
-                body = v[1:v.rfind("]")] if "]" in v else v[1:]
-                rule.setdefault(k, []).extend(split_flow(body))
-            elif v:
-                rule.setdefault(k, []).append(parse_scalar(v))
+    def expand(items, seen=()):
+        out = []
+        for x in items:
+            if x.startswith("@") and x[1:] in lists and x not in seen:
+                out.extend(expand(lists[x[1:]], seen + (x,)))
             else:
-                key, key_indent = k, indent
-                rule.setdefault(k, [])
-        flush(rule)
+                out.append(x)
+        return out
+    patterns = []
+    for kind, name, c in entries:
+        if kind == "list":
+            continue
+        patterns.extend(rule_patterns(
+            expand(c.get("keywords", [])), expand(c.get("all", [])),
+            expand(c.get("any", [])),
+            expand(c.get("unless", []) + c.get("none", []) +
+                   c.get("not", []))))
     write_patterns(args.outdir, patterns)
-    sys.stderr.write("gen_rules: exported %d patterns from %s\n"
-                     % (len(patterns), args.rulesdir))
+    sys.stderr.write("gen_rules: exported %d patterns from %d rules and "
+                     "cues in %s\n" % (len(patterns), len(entries) -
+                                       len(lists), args.rulesdir))
 
 
 # ---- pathological ----------------------------------------------------------

@@ -64,7 +64,9 @@ row() {
 	r=$(grep '^RESULT' "$log")
 	get() { echo "$r" | tr ' ' '\n' | sed -n "s/^$1=//p"; }
 	g=$($PYTHON3 "$here/grep_time.py" --pin "$pin" --secs "$secs" \
-	    --locale "$utf8" "$pdir/patterns.ere" "$msgs" "$out")
+	    --locale "$utf8" "$pdir/patterns.ere" "$msgs" "$out" \
+	    2>"$out/grep-$label.err")
+	cat "$out/grep-$label.err" >&2
 	echo "grep:  $g (msgs/s, compile ms, matched fraction)" >&2
 	echo "$label $(get rules) $(get bart_mps) $(get pcre2_mps) $(echo "$g" | cut -d' ' -f1) $(get hwm_mib) $(get load_ms) $(echo "$g" | cut -d' ' -f2)" >>"$results"
 }
@@ -89,6 +91,9 @@ BEGIN {
 	    "load ms", "grep ms"
 }
 {
+	for (i = 3; i <= 8; i++)
+		if ($i == -1)
+			$i = "n/a"
 	printf "%-8s %7s %13s %13s %13s %8s %9s %9s\n", $1, $2, $3, $4, $5,
 	    $6, $7, $8
 	mps[$1] = $3
@@ -103,6 +108,11 @@ END {
 }' "$results"
 echo "RSS = peak resident set of bench_match after load and the engine run (target <= 32 MiB at 10,000 rules);"
 echo "grep ms = grep compiling the patterns alone, left out of grep msgs/s."
+for f in "$out"/grep-*.err; do
+	[ -s "$f" ] || continue
+	l=${f##*/grep-}
+	echo "grep (${l%.err}): $(tail -n 1 "$f")"
+done
 
 # Pathological regexes: a rule set whose regexes backtrack catastrophically
 # ((a+)+$ and friends) against long hostile messages. The engine must keep
