@@ -117,8 +117,11 @@ struct xc {
 	int64_t				 outbox_next;
 	struct inflight			*inflight;
 	size_t				 ninflight;
-	char				*own[OWN_IDS];	/* origin-ids, ring */
-	size_t				 own_next;
+	struct ring {
+		char	*ids[OWN_IDS];
+		size_t	 next;
+	}				 own,		/* origin-ids we sent */
+					 echoed;	/* ...that the room has */
 };
 
 static pthread_once_t strophe_once = PTHREAD_ONCE_INIT;
@@ -283,22 +286,29 @@ room_stanza_id(xmpp_stanza_t *msg, const char *room)
 /* Own messages                                                        */
 
 static void
-own_add(struct xc *xc, const char *id)
+ring_add(struct ring *r, const char *id)
 {
-	free(xc->own[xc->own_next]);
-	xc->own[xc->own_next] = xstrdup(id);
-	xc->own_next = (xc->own_next + 1) % OWN_IDS;
+	free(r->ids[r->next]);
+	r->ids[r->next] = xstrdup(id);
+	r->next = (r->next + 1) % OWN_IDS;
 }
 
 static int
-own_has(struct xc *xc, const char *id)
+ring_has(const struct ring *r, const char *id)
 {
 	if (id == NULL)
 		return 0;
 	for (size_t i = 0; i < OWN_IDS; i++)
-		if (xc->own[i] != NULL && strcmp(xc->own[i], id) == 0)
+		if (r->ids[i] != NULL && strcmp(r->ids[i], id) == 0)
 			return 1;
 	return 0;
+}
+
+static void
+ring_free(struct ring *r)
+{
+	for (size_t i = 0; i < OWN_IDS; i++)
+		free(r->ids[i]);
 }
 
 /* Nick is ours now, or one we may have used before (base, base-N). */
@@ -420,11 +430,14 @@ groupchat(struct xc *xc, struct room *r, xmpp_stanza_t *msg,
 		return 0;		/* the room itself, or not this room */
 	el = child(msg, "origin-id", NS_SID);
 	id = el ? xmpp_stanza_get_attribute(el, "id") : NULL;
-	if (nick_is_ours(r, nick, history) || own_has(xc, id)) {
-		if (id != NULL)
+	if (nick_is_ours(r, nick, history) || ring_has(&xc->own, id)) {
+		/* Ours: the room has it. Outbox rows with this origin-id
+		 * (sent before a reconnect or restart) are done. */
+		if (id != NULL) {
 			inflight_done(xc, id, "echoed by the room");
-		if (id != NULL && history && !own_has(xc, id))
-			own_add(xc, id);
+			if (!ring_has(&xc->echoed, id))
+				ring_add(&xc->echoed, id);
+		}
 		return 0;
 	}
 	if (child(msg, "subject", NULL) != NULL &&
@@ -748,7 +761,8 @@ send_chat(struct xc *xc, struct room *r, const struct chat_out *c)
 	}
 	xmpp_send(xc->conn, m);
 	xmpp_stanza_release(m);
-	own_add(xc, c->txn_id);
+	if (!ring_has(&xc->own, c->txn_id))
+		ring_add(&xc->own, c->txn_id);
 }
 
 /* Sends what the chat outbox holds for joined, caught-up rooms. */
@@ -790,8 +804,9 @@ outbox_flush(struct xc *xc)
 		}
 		if (!r->joined || r->catching_up)
 			goto next;	/* waits */
-		if (own_has(xc, c->txn_id)) {
-			/* Seen in the archive: sent before a restart. */
+		if (ring_has(&xc->echoed, c->txn_id)) {
+			/* The room has it (seen in the archive after a
+			 * reconnect or restart): do not say it twice. */
 			store_chat_sent(xc->store, c->id);
 			goto next;
 		}
@@ -946,7 +961,7 @@ on_message(xmpp_conn_t *conn, xmpp_stanza_t *st, void *ud)
 	type = xmpp_stanza_get_type(st);
 	if (type != NULL && strcmp(type, "error") == 0) {
 		id = xmpp_stanza_get_id(st);
-		if (id == NULL || !own_has(xc, id))
+		if (id == NULL || !ring_has(&xc->own, id))
 			return 1;
 		cond = error_condition(st);
 		log_warnx("xmpp %s: %s refused our message: %s", xc->acct->id,
@@ -1353,8 +1368,8 @@ xmpp_thread(void *arg)
 	free(xc.rooms);
 	inflight_clear(&xc);
 	free(xc.inflight);
-	for (size_t i = 0; i < OWN_IDS; i++)
-		free(xc.own[i]);
+	ring_free(&xc.own);
+	ring_free(&xc.echoed);
 	free(xc.ping_id);
 	free(xc.domain);
 	xmpp_ctx_free(xc.ctx);

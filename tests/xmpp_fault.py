@@ -203,6 +203,28 @@ try:
     t.ok(not wrong_desk, "each report went to its desk", wrong_desk)
     t.ok(not bad_key, "every POST has Idempotency-Key = report id")
 
+    # The room heard of each delivery: an acknowledgement per report with
+    # its ref, in the room's archive (residents may have been offline).
+    rids = {r["body"]["id"][:8] for r in desk.accepted() if r["body"]}
+    anna = people[0]
+    rx = re.compile(r"doorgezet.*ref ([0-9a-f]{8})")
+
+    def acks():
+        out = {}
+        for e in anna.archive(room):
+            m = rx.search(e["body"] or "")
+            if e["nick"] == "bart" and m:
+                out[m.group(1)] = out.get(m.group(1), 0) + 1
+        return out
+    barttest.wait_until(lambda: len(acks()) >= len(rids), 30, step=1)
+    a = acks()
+    missing = [rid for rid in rids if rid not in a]
+    twice = [rid for rid, n in a.items() if n > 1]
+    t.diag("acknowledgements in the room: %d reports, %d acknowledged, "
+           "%d more than once" % (len(rids), len(a), len(twice)))
+    t.ok(not missing, "every delivered report is acknowledged in the room",
+         missing[:5])
+
     # Nothing unmatched is stored: no chit-chat text anywhere in the db.
     state = os.path.join(dir, "state")
     blobs = b""

@@ -241,6 +241,8 @@ class Resident:
         c.register_plugin("xep_0030")
         c.register_plugin("xep_0045")
         c.register_plugin("xep_0199")
+        c.register_plugin("xep_0059")
+        c.register_plugin("xep_0313")
         c["feature_mechanisms"].unencrypted_plain = True
         c.add_event_handler("session_start", self._on_start)
         c.add_event_handler("disconnected", self._on_disconnect)
@@ -365,6 +367,24 @@ class Resident:
         return self.wait_message(lambda e: e["room"] == room and
                                  e["id"] == mid and e["nick"] == nick,
                                  timeout)
+
+    def archive(self, room, timeout=60):
+        """The room's whole archive (XEP-0313) as records like those of
+        messages(): room, nick, body, id (archive id), origin_id."""
+        async def fetch():
+            from slixmpp import JID
+            out = []
+            async for m in self.client["xep_0313"].iterate(
+                    jid=JID(room), rsm={"max": 50}):
+                fwd = m["mam_result"]["forwarded"]["stanza"]
+                oid = fwd.xml.find("{urn:xmpp:sid:0}origin-id")
+                out.append({"room": room, "nick": fwd["from"].resource,
+                            "body": fwd["body"],
+                            "id": m["mam_result"]["id"],
+                            "origin_id": oid.get("id") if oid is not None
+                            else None})
+            return out
+        return self._call(fetch(), timeout)
 
     def kick(self, room, nick, reason="test"):
         """Kicks nick out of room (we must be a moderator there, e.g. as
