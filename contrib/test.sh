@@ -1,7 +1,8 @@
 #!/bin/sh
 # Sets everything up on a fresh Debian machine and runs every test:
 # packages, build (with AddressSanitizer and UndefinedBehaviorSanitizer),
-# the Synapse virtualenv, then `make check`.
+# the Synapse virtualenv, `make check`, then `make distcheck` (the release
+# tarball builds and passes the tests too).
 set -e
 top=$(cd "$(dirname "$0")/.." && pwd)
 cd "$top"
@@ -12,8 +13,10 @@ mkdir -p "$build"
 cd "$build"
 [ -f Makefile ] || ../../configure -q --enable-sanitizers
 make -j2 >/dev/null
+# One Synapse virtualenv for this run and the distcheck below.
+export BART_VENV_CACHE="${BART_VENV_CACHE:-$top/_build/venv-cache}"
 if [ -x "$top/tests/lib/setup-synapse-venv.sh" ]; then
-	"$top/tests/lib/setup-synapse-venv.sh" "$build"
+	"$top/tests/lib/setup-synapse-venv.sh" "$build" >/dev/null
 fi
 # Leak checking stays on; libraries' one-time globals are suppressed in
 # tests/lsan.supp, nothing of bart's.
@@ -24,9 +27,11 @@ status=0
 make -j2 check || status=$?
 if [ $status -ne 0 ]; then
 	for f in $(find tests -name '*.log' ! -name test-suite.log); do
-		if grep -q '^not ok\|^Bail out\|ERROR\|FAIL' "$f" 2>/dev/null; then
+		if grep -q '^not ok\|^Bail out\|^ERROR\|^FAIL' "$f" 2>/dev/null; then
 			echo "=== $f"; tail -n 60 "$f"
 		fi
 	done
+	exit $status
 fi
-exit $status
+echo "=== make distcheck"
+make -j2 distcheck
