@@ -176,8 +176,11 @@ class World:
         if self.bartd:
             self.bartd.stop()
         self.desk.close()
-        keep = os.environ.get("BART_KEEP_TMP")
+        # Synapse's dir (its log) stays after a failure, like the work dir.
+        keep = os.environ.get("BART_KEEP_TMP") or self.t.failed
         self.hs.cleanup(keep=bool(keep))
+        if keep:
+            self.t.diag("synapse dir: %s" % self.hs.workdir)
 
     def bot_devices(self):
         return [d["device_id"] for d in self.bot.devices()]
