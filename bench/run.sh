@@ -57,7 +57,7 @@ row() {
 	log="$out/bench-$label.log"
 	if ! $pin "$bench" -s "$secs" -p "$pdir/patterns.pcre" "$rdir" "$msgs" >"$log" 2>&1; then
 		cat "$log" >&2
-		echo "$label -1 -1 -1 -1 -1 -1 -1" >>"$results"
+		echo "$label -1 -1 -1 -1 -1 -1 -1 -1" >>"$results"
 		return 0
 	fi
 	cat "$log" >&2
@@ -68,7 +68,7 @@ row() {
 	    2>"$out/grep-$label.err")
 	cat "$out/grep-$label.err" >&2
 	echo "grep:  $g (msgs/s, compile ms, matched fraction)" >&2
-	echo "$label $(get rules) $(get bart_mps) $(get pcre2_mps) $(echo "$g" | cut -d' ' -f1) $(get hwm_mib) $(get load_ms) $(echo "$g" | cut -d' ' -f2)" >>"$results"
+	echo "$label $(get rules) $(get bart_mps) $(get pcre2_mps) $(echo "$g" | cut -d' ' -f1) $(get run_rss_mib) $(get hwm_mib) $(get load_ms) $(echo "$g" | cut -d' ' -f2)" >>"$results"
 }
 
 # The default rule set, if there is one.
@@ -86,16 +86,16 @@ echo
 echo "Matching benchmark: $(wc -l <"$msgs") messages, msgs/s per CPU second of one core${pin:+ ($pin)}, ~${secs}s per measurement"
 awk '
 BEGIN {
-	printf "%-8s %7s %13s %13s %13s %8s %9s %9s\n", "set", "rules",
+	printf "%-8s %6s %12s %12s %12s %8s %8s %8s %8s\n", "set", "rules",
 	    "bart msgs/s", "pcre2 msgs/s", "grep msgs/s", "RSS MiB",
-	    "load ms", "grep ms"
+	    "peak MiB", "load ms", "grep ms"
 }
 {
-	for (i = 3; i <= 8; i++)
+	for (i = 3; i <= 9; i++)
 		if ($i == -1)
 			$i = "n/a"
-	printf "%-8s %7s %13s %13s %13s %8s %9s %9s\n", $1, $2, $3, $4, $5,
-	    $6, $7, $8
+	printf "%-8s %6s %12s %12s %12s %8s %8s %8s %8s\n", $1, $2, $3, $4,
+	    $5, $6, $7, $8, $9
 	mps[$1] = $3
 }
 END {
@@ -106,7 +106,8 @@ END {
 		printf "bart at 1,000 rules: %.0f msgs/s (target >= 250,000)\n",
 		    mps["1000"]
 }' "$results"
-echo "RSS = peak resident set of bench_match after load and the engine run (target <= 32 MiB at 10,000 rules);"
+echo "RSS = resident set of bench_match (whole process) after load and the engine run (target <= 32 MiB at"
+echo "10,000 rules); peak = VmHWM, loading included;"
 echo "grep ms = grep compiling the patterns alone, left out of grep msgs/s."
 for f in "$out"/grep-*.err; do
 	[ -s "$f" ] || continue
