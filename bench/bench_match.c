@@ -15,7 +15,8 @@
  * (rss_mib: VmRSS after load; run_rss_mib: after the engine run; hwm_mib:
  * VmHWM, the peak, load included; ruleset_mib: VmRSS growth over load)
  * (pcre2_* are -1 when skipped). msgs/s is per CPU second of this
- * process (one thread), so other load on the machine counts less. */
+ * process (one thread), so other load on the machine counts less, and the
+ * best of 3 rounds of SECONDS/3 each. */
 #include "config.h"
 
 #include <errno.h>
@@ -332,6 +333,37 @@ done:
 	return n / c;
 }
 
+/* The machine may be shared: run ROUNDS rounds of secs/ROUNDS each and
+ * keep the best (CPU time already leaves out waiting for a core, but not
+ * caches shared with whatever else runs). */
+#define ROUNDS	3
+
+static double
+best_engine(const struct ruleset *rs, const struct msgs *m, double secs,
+    double *matched)
+{
+	double best = 0, r;
+	int i;
+
+	for (i = 0; i < ROUNDS; i++)
+		if ((r = bench_engine(rs, m, secs / ROUNDS, matched)) > best)
+			best = r;
+	return best;
+}
+
+static double
+best_pcre2(const struct patterns *p, const struct msgs *m, double secs,
+    double *matched)
+{
+	double best = 0, r;
+	int i;
+
+	for (i = 0; i < ROUNDS; i++)
+		if ((r = bench_pcre2(p, m, secs / ROUNDS, matched)) > best)
+			best = r;
+	return best;
+}
+
 static void
 usage(void)
 {
@@ -428,7 +460,7 @@ main(int argc, char *argv[])
 		return 0;
 	}
 
-	bart_mps = bench_engine(rs, &m, secs, &bart_hit);
+	bart_mps = best_engine(rs, &m, secs, &bart_hit);
 	hwm = proc_status_kib("VmHWM");
 	rss2 = proc_status_kib("VmRSS");
 	printf("bart:  %12.0f msgs/s  (%.1f%% of messages got a category)\n",
@@ -438,7 +470,7 @@ main(int argc, char *argv[])
 	    mib(rss2), mib(hwm));
 	/* The baseline runs after the engine's memory was measured. */
 	if (patfile != NULL && load_patterns(patfile, &pats) == 0) {
-		pcre_mps = bench_pcre2(&pats, &m, secs, &pcre_hit);
+		pcre_mps = best_pcre2(&pats, &m, secs, &pcre_hit);
 		printf("pcre2: %12.0f msgs/s  (%zu patterns; %.1f%% of "
 		    "messages matched any)\n", pcre_mps, pats.n,
 		    pcre_hit * 100);
