@@ -495,7 +495,7 @@ static void
 decide(const struct ruleset *rs, struct dctx *c, struct decision *out)
 {
 	struct scratch *x = c->x;
-	int score[NCAT], has[NCAT];
+	int score[NCAT], has[NCAT], top[NCAT];
 	enum urgency maxurg[NCAT], urg, raise = URG_NONE;
 	int best = -1, lowinfo = 0, lownorm = 0;
 	size_t nh = 0, el;
@@ -503,6 +503,7 @@ decide(const struct ruleset *rs, struct dctx *c, struct decision *out)
 	memset(score, 0, sizeof(score));
 	memset(has, 0, sizeof(has));
 	memset(maxurg, 0, sizeof(maxurg));
+	memset(top, 0, sizeof(top));
 	for (size_t i = 0; i < x->ncand; i++) {
 		const struct rule *r = &rs->rules[x->cand[i]];
 
@@ -515,14 +516,18 @@ decide(const struct ruleset *rs, struct dctx *c, struct decision *out)
 			continue;
 		score[r->catidx] += r->score;
 		has[r->catidx] = 1;
+		if (r->score > top[r->catidx])
+			top[r->catidx] = r->score;
 		if (r->score > 0 && r->urgency > maxurg[r->catidx])
 			maxurg[r->catidx] = r->urgency;
 	}
 	for (int i = 0; i < NCAT; i++) {
 		if (!has[i] || score[i] < rs->threshold || maxurg[i] == URG_NONE)
 			continue;
+		/* ties: the strongest single rule, then urgency, then order */
 		if (best < 0 || score[i] > score[best] ||
-		    (score[i] == score[best] && maxurg[i] > maxurg[best]))
+		    (score[i] == score[best] && (top[i] > top[best] ||
+		    (top[i] == top[best] && maxurg[i] > maxurg[best]))))
 			best = i;
 	}
 	out->hits = nh ? xcalloc(nh, sizeof(*out->hits)) : NULL;
