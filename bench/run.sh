@@ -83,7 +83,8 @@ for n in $sizes; do
 done
 
 echo
-echo "Matching benchmark: $(wc -l <"$msgs") messages, msgs/s per CPU second of one core${pin:+ ($pin)}, ~${secs}s per measurement"
+rev=$(git -C "$srcdir" describe --always --dirty 2>/dev/null || echo "not a git checkout")
+echo "Matching benchmark: source $rev; $(wc -l <"$msgs") messages; msgs/s per CPU second of one core${pin:+ ($pin)}, best of 3 rounds in ~${secs}s"
 awk '
 BEGIN {
 	printf "%-8s %6s %12s %12s %12s %8s %8s %8s %8s\n", "set", "rules",
