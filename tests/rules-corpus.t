@@ -17,7 +17,8 @@ ok $? "held-out messages meet the targets"
 sed -n '/^labelled/,/^category correct/p;/^targets/p' "$work/out" | sed 's/^/# /'
 
 cat "$c/dev-tune.tsv" "$c/extra.tsv" "$c/extra2.tsv" "$c/extra3.tsv" \
-    "$c/extra4.tsv" "$c/extra5.tsv" "$c/heldout.tsv" >"$work/tune.tsv"
+    "$c/extra4.tsv" "$c/extra5.tsv" "$c/extra6.tsv" "$c/heldout.tsv" \
+    >"$work/tune.tsv"
 "$ctl" rules test --require-targets "$top_srcdir/rules" "$work/tune.tsv" \
     >"$work/out2" 2>&1
 ok $? "tuning messages meet the targets"
