@@ -616,8 +616,38 @@ rooms_join_due(struct mx *mx)
 			room_join(mx, &mx->rooms[i], NULL);
 }
 
-/* An invite: accepted only for a configured room (by id, or by an alias
- * the invite's stripped state names). */
+/* Room id an alias points to, from the room directory; NULL if it cannot
+ * be resolved. Caller frees. */
+static char *
+alias_resolve(struct mx *mx, const char *alias)
+{
+	struct mx_resp resp;
+	json_t *root = NULL;
+	char *tok, *esc, *path, *url, *id = NULL;
+	const char *rid;
+
+	if ((tok = mx_token(mx, NULL)) == NULL)
+		return NULL;
+	esc = mx_escape(alias);
+	path = xasprintf("/directory/room/%s", esc);
+	url = mx_url(mx, path);
+	if (mx_request(&mx->http, "GET", url, tok, NULL, MX_REQ_TIMEOUT,
+	    &resp) == 0 && resp.status == 200 &&
+	    (root = mx_json_parse(resp.body.data, resp.body.len)) != NULL &&
+	    (rid = mx_jstr(root, "room_id")) != NULL)
+		id = xstrdup(rid);
+	json_decref(root);
+	mx_resp_free(&resp);
+	free(url);
+	free(path);
+	free(esc);
+	free(tok);
+	return id;
+}
+
+/* An invite: accepted only for a configured room, by id, or by an alias
+ * the invite's stripped state names and the room directory confirms (the
+ * stripped state comes from the inviter and proves nothing). */
 static void
 handle_invite(struct mx *mx, const char *room_id, json_t *inv)
 {
@@ -630,10 +660,20 @@ handle_invite(struct mx *mx, const char *room_id, json_t *inv)
 			const char *type = mx_jstr(ev, "type");
 			json_t *c = mx_jobj(ev, "content");
 			const char *alias = mx_jstr(c, "alias");
+			char *real;
 
-			if (type && strcmp(type, "m.room.canonical_alias") ==
-			    0 && alias && (r = room_by_alias(mx, alias)))
-				break;
+			if (!type || strcmp(type, "m.room.canonical_alias") ||
+			    !alias || (r = room_by_alias(mx, alias)) == NULL)
+				continue;
+			real = alias_resolve(mx, alias);
+			if (real == NULL || strcmp(real, room_id) != 0) {
+				log_warnx("matrix %s: an invite to %s claims "
+				    "the alias %s, which points elsewhere; "
+				    "ignored", mx->id, room_id, alias);
+				r = NULL;
+			}
+			free(real);
+			break;
 		}
 	}
 	if (r == NULL) {

@@ -47,13 +47,23 @@ def main():
                     "password_file": barttest.write_secret(
                         os.path.join(d, "pw"), "pw"),
                     "sync_timeout": 5,
-                    "rooms": [{"id": room, "neighbourhood": "lombok"}]}],
+                    "rooms": [{"id": room, "neighbourhood": "lombok"},
+                              {"id": "#buurt:fake",
+                               "neighbourhood": "lombok"}]}],
         "desks": [{"id": k, "name": v, "type": "webhook",
                    "url": desk.url + k} for k, v in DESK_NAMES.items()],
     }
     config = barttest.write_yaml(os.path.join(d, "bart.yaml"), cfg)
 
+    fake.aliases["#buurt:fake"] = "!buurt:fake"
     # The script of /sync answers after the first (initial) one.
+    # An invite whose (inviter-made) stripped state claims a configured
+    # alias that really points to another room: not to be accepted.
+    fake.add_sync({"next_batch": "s0", "rooms": {"invite": {"!evil:fake": {
+        "invite_state": {"events": [{
+            "type": "m.room.canonical_alias", "state_key": "",
+            "sender": "@mallory:fake",
+            "content": {"alias": "#buurt:fake"}}]}}}}})
     fake.add_sync(b'{"next_batch": "s1", "rooms": {"join": {')   # cut off
     fake.add_sync(b"<html>502 Bad Gateway</html>")
     fake.add_sync(b"[1, 2, 3]")                                 # no object
@@ -127,14 +137,18 @@ def main():
          "invalid UTF-8 and a lone surrogate became U+FFFD, the NUL was "
          "dropped", repr(text))
 
+    t.ok("#buurt:fake" in fake.joins() and
+         "!evil:fake" not in fake.joins(),
+         "an invite that only claims a configured alias is not accepted",
+         fake.joins())
     log = bartd.logtext()
     t.ok("not a JSON object" in log, "the log names the malformed answer")
     t.ok("larger than" in log, "the log names the oversized answer")
     syncs = [r for r in fake.sync_requests() if "since" in r["query"]]
-    # request 5 got the 429 (retry_after_ms 2000); request 6 came after
-    gap = syncs[5]["time"] - syncs[4]["time"] if len(syncs) > 5 else 0
+    # request 6 got the 429 (retry_after_ms 2000); request 7 came after
+    gap = syncs[6]["time"] - syncs[5]["time"] if len(syncs) > 6 else 0
     t.ok(gap >= 1.9, "after a 429 it waited retry_after_ms (%.1f s)" % gap)
-    t.ok(all(s["query"]["since"] == ["s0"] for s in syncs[:7]),
+    t.ok(all(s["query"]["since"] == ["s0"] for s in syncs[:8]),
          "after every bad answer it asked again from the same token")
 
     # The token committed with the reports.

@@ -26,6 +26,7 @@ class FakeHomeserver:
         self.sent = []          # (txn id, content) of PUT .../send/...
         self.lock = threading.Condition()
         self.served = 0         # script entries served
+        self.aliases = {}       # alias -> room id (directory and join)
         fake = self
 
         class Handler(BaseHTTPRequestHandler):
@@ -72,7 +73,16 @@ class FakeHomeserver:
                     return self._reply(200, {"user_id": fake.user_id,
                                              "device_id": "FAKEDEV"})
                 if p.startswith(c + "/join/"):
-                    return self._reply(200, {"room_id": fake.room_id})
+                    target = urllib.parse.unquote(p[len(c + "/join/"):])
+                    return self._reply(200, {"room_id": fake.aliases.get(
+                        target, fake.room_id)})
+                if p.startswith(c + "/directory/room/"):
+                    alias = urllib.parse.unquote(
+                        p[len(c + "/directory/room/"):])
+                    if alias in fake.aliases:
+                        return self._reply(200, {"room_id":
+                                                 fake.aliases[alias]})
+                    return self._reply(404, {"errcode": "M_NOT_FOUND"})
                 if "/state/m.room.encryption" in p:
                     return self._reply(404, {"errcode": "M_NOT_FOUND"})
                 if p.endswith("/messages"):
@@ -127,6 +137,13 @@ class FakeHomeserver:
     def wait_served(self, n, timeout=60):
         with self.lock:
             return self.lock.wait_for(lambda: self.served >= n, timeout)
+
+    def joins(self):
+        """Room ids and aliases bart asked to join, in order."""
+        c = "/_matrix/client/v3/join/"
+        with self.lock:
+            return [urllib.parse.unquote(r["path"][len(c):])
+                    for r in self.requests if r["path"].startswith(c)]
 
     def sync_requests(self):
         with self.lock:
