@@ -1003,9 +1003,11 @@ on_iq(xmpp_conn_t *conn, xmpp_stanza_t *st, void *ud)
 		return 1;
 	if (xmpp_stanza_get_id(st) == NULL)
 		return 1;
-	if (strcmp(type, "get") == 0 && child(st, "ping", NS_PING) != NULL)
-		reply = xmpp_stanza_reply(st);
-	else
+	if (strcmp(type, "get") == 0 && child(st, "ping", NS_PING) != NULL) {
+		/* xmpp_stanza_reply swaps the addresses, keeps the type */
+		if ((reply = xmpp_stanza_reply(st)) != NULL)
+			xmpp_stanza_set_type(reply, "result");
+	} else
 		reply = xmpp_stanza_reply_error(st, "cancel",
 		    "service-unavailable", NULL);
 	if (reply != NULL) {
