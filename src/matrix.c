@@ -1,7 +1,10 @@
 /* matrix.c: the Matrix connector (client-server API v1.x over libcurl,
  * JSON with jansson). One thread per account long-polls /sync and turns
  * room messages into struct message; a second thread of the account sends
- * the chat outbox as m.notice replies.
+ * the chat outbox as m.notice replies. (Two threads with one curl easy
+ * handle each rather than one multi handle: a 30 s long-poll and the
+ * sends never wait for each other, and each side stays straight-line
+ * code. They share only the token, under mx->lock.)
  *
  * Decisions, so nobody has to guess:
  * - Residents' messages are m.room.message with msgtype m.text or m.emote.
