@@ -4,7 +4,7 @@
  * the chat outbox as m.notice replies. (Two threads with one curl easy
  * handle each rather than one multi handle: a 30 s long-poll and the
  * sends never wait for each other, and each side stays straight-line
- * code. They share only the token, under mx->lock.)
+ * code. They share only the token and the rooms' ids, under mx->lock.)
  *
  * Decisions, so nobody has to guess:
  * - Residents' messages are m.room.message with msgtype m.text or m.emote.
