@@ -120,6 +120,16 @@ class Conn:
                                      "session") is not None:
             self.send("<iq type='result' id='%s'/>" % q(sid))
         elif tag == "iq" and el.find("{urn:xmpp:mam:2}query") is not None:
+            after = el.find("{urn:xmpp:mam:2}query/"
+                            "{http://jabber.org/protocol/rsm}set/"
+                            "{http://jabber.org/protocol/rsm}after")
+            if after is not None and self.n > 1:
+                # A broken archive: "not complete", but no step forward.
+                self.send("<iq type='result' id='%s' from='%s'><fin xmlns="
+                          "'urn:xmpp:mam:2'><set xmlns='http://jabber.org/"
+                          "protocol/rsm'><last>%s</last></set></fin></iq>" %
+                          (q(sid), ROOM, q(after.text or "")))
+                return
             self.send("<iq type='result' id='%s' from='%s'><fin xmlns="
                       "'urn:xmpp:mam:2' complete='true'><set xmlns='http://"
                       "jabber.org/protocol/rsm'/></fin></iq>" % (q(sid), ROOM))
@@ -248,6 +258,7 @@ try:
         "ping'/></iq>",
         "<iq type='set' from='localhost'/>",
         "<message><body><a><b><c>deep</c></b></a></body></message>",
+        groupchat(BREAKIN % 13, nick="n" * 3000, sid="long-nick"),
         groupchat(BREAKIN % 11, sid="good-11"),
     ]
     for s in hostile:
@@ -280,6 +291,9 @@ try:
          r7[0]["message_ids"] == ["big-1"],
          "a 2 MB body is reported cut to 64 KiB",
          r7 and len(r7[0]["text"].encode()))
+    r13 = one(13)
+    t.ok(r13 and r13[0]["message_ids"] == ["long-nick"] and
+         r13[0]["sender"], "a 3 kB nick is reported under a pseudonym")
     r8 = one(8)
     t.ok(r8 and r8[0]["message_ids"] == ["d1"],
          "a garbage timestamp and a 5 kB reply id do no harm")
@@ -304,6 +318,8 @@ try:
          "after invalid UTF-8 from the server bartd reconnects (its pings "
          "find the stream dead)", bartd.tail())
     t.ok(fake.joined.wait(20), "and joins again")
+    t.ok(bartd.wait_log(r"does not move past", 10) is not None,
+         "an archive that pages in place does not make bartd loop")
     fake.current().send(groupchat(BREAKIN % 12, sid="good-12"))
     t.ok(desk.wait(lambda rs: any(BREAKIN % 12 == (r["body"] or {})
                                   .get("text") for r in rs), 20),
