@@ -27,6 +27,8 @@ except ImportError:
 if not os.path.exists(os.path.join(barttest.builddir(), "src", "bartd")):
     t.skip_all("src/bartd is not built")
 import prosody  # noqa: E402
+if prosody.missing():
+    t.skip_all(prosody.missing())
 
 BREAKIN = "Ze zijn nu aan het inbreken bij nummer 12, twee mannen!"
 LIGHT = "De lantaarnpaal bij de speeltuin is al een week kapot."

@@ -27,6 +27,8 @@ except ImportError:
 if not os.path.exists(os.path.join(barttest.builddir(), "src", "bartd")):
     t.skip_all("src/bartd is not built")
 import prosody  # noqa: E402
+if prosody.missing():
+    t.skip_all(prosody.missing())
 
 MSG_TEXT_MAX = 64 * 1024
 dir = barttest.workdir("xmpp-robust")

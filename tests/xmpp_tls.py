@@ -25,6 +25,10 @@ except ImportError:
 if not os.path.exists(os.path.join(barttest.builddir(), "src", "bartd")):
     t.skip_all("src/bartd is not built")
 import prosody  # noqa: E402
+if prosody.missing():
+    t.skip_all(prosody.missing())
+if not __import__("shutil").which("openssl"):
+    t.skip_all("openssl is not installed (needed for a test certificate)")
 
 RULES = os.path.join(barttest.srcdir(), "tests", "xmpp-rules")
 BREAKIN = "Ze zijn nu aan het inbreken bij nummer 8!"

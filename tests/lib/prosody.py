@@ -67,6 +67,15 @@ Component "{muc}" "muc"
 """
 
 
+def missing():
+    """Why the Prosody tests cannot run here, or None."""
+    exe = os.environ.get("PROSODY") or shutil.which("prosody")
+    ctl = os.environ.get("PROSODYCTL") or shutil.which("prosodyctl")
+    if not exe or not os.path.exists(exe) or not ctl:
+        return "prosody is not installed"
+    return None
+
+
 class Prosody:
     """One Prosody server. start/stop/restart keep the same port and data,
     so accounts, rooms and archives survive a restart."""
