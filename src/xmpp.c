@@ -48,7 +48,7 @@
 #define MAM_MAX_MS	60000		/* one archive page must come */
 #define MAM_RETRY_MS	30000
 #define NICK_TRIES	10
-#define STABLE_MS	60000		/* a connection this old resets backoff */
+#define STABLE_MS	60000		/* lived this long: backoff reset */
 #define BACKOFF_BASE	1000
 #define BACKOFF_CAP	(5 * 60 * 1000)
 #define OWN_IDS		512		/* origin-ids we sent, remembered */
@@ -67,19 +67,19 @@ struct room {
 	int			 tries;		/* nick conflicts so far */
 	int			 joined;
 	int			 joining;
-	int64_t			 join_at;	/* mono: join sent / retry due */
+	int64_t			 join_at;	/* mono: join sent/due */
 	/* catch-up (XEP-0313) */
 	int			 catching_up;
-	int			 latest_only;	/* no position: find the newest */
+	int			 latest_only;	/* no position: newest */
 	int			 mam_unsupported;
-	char			*qid;		/* queryid of the page in flight */
+	char			*qid;		/* queryid of this page */
 	char			*iqid;
 	int64_t			 mam_sent;
 	int64_t			 mam_retry_at;	/* mono; 0 = none */
 	char			*start_pos;	/* position the walk began at */
-	char			*page_last;	/* last archive id of this walk */
+	char			*page_last;	/* last archive id seen */
 	char			*pushed_pos;	/* last position pushed */
-	char			*after;		/* RSM after of the page asked */
+	char			*after;		/* RSM after asked */
 	size_t			 nitems;
 	/* self-ping (XEP-0410) */
 	char			*spid;
@@ -100,10 +100,10 @@ struct xc {
 	xmpp_conn_t			*conn;
 	xmpp_log_t			 logger;
 	int				 connected;	/* session up */
-	int				 dead;		/* tear down and retry */
+	int				 dead;		/* tear down, retry */
 	int				 attempt;
 	int64_t				 connect_at;	/* mono: next attempt */
-	int64_t				 started_at;	/* mono: attempt began */
+	int64_t				 started_at;	/* mono: attempt */
 	int64_t				 connected_at;
 	char				*domain;
 	struct room			*rooms;
@@ -121,7 +121,7 @@ struct xc {
 		char	*ids[OWN_IDS];
 		size_t	 next;
 	}				 own,		/* origin-ids we sent */
-					 echoed;	/* ...that the room has */
+					 echoed;	/* ...the room has */
 };
 
 static pthread_once_t strophe_once = PTHREAD_ONCE_INIT;
@@ -625,8 +625,8 @@ mam_result(xmpp_conn_t *conn, xmpp_stanza_t *st, void *ud)
 		if (child(err, "item-not-found", NS_STANZAS) != NULL &&
 		    !r->latest_only && r->start_pos != NULL) {
 			/* Our position fell out of the archive. */
-			log_warnx("xmpp %s: %s no longer has position %s in its "
-			    "archive; messages in between may be missed",
+			log_warnx("xmpp %s: %s no longer has position %s in "
+			    "its archive; messages in between may be missed",
 			    xc->acct->id, r->jid, r->start_pos);
 			r->latest_only = 1;
 			mam_query(xc, r, NULL);
