@@ -72,6 +72,9 @@ def main():
     fake.add_sync({"errcode": "M_LIMIT_EXCEEDED", "retry_after_ms": 2000},
                   status=429)
     fake.add_sync({"errcode": "M_UNKNOWN"}, status=500)
+    # The token is suddenly refused: log in again, keeping the device.
+    fake.add_sync({"errcode": "M_UNKNOWN_TOKEN", "error": "revoked"},
+                  status=401)
     # Every field of the wrong type; nothing here may be reported.
     fake.add_sync({"next_batch": "s1", "rooms": {
         "join": {room: {"timeline": {"events": [
@@ -148,7 +151,7 @@ def main():
     # request 6 got the 429 (retry_after_ms 2000); request 7 came after
     gap = syncs[6]["time"] - syncs[5]["time"] if len(syncs) > 6 else 0
     t.ok(gap >= 1.9, "after a 429 it waited retry_after_ms (%.1f s)" % gap)
-    t.ok(all(s["query"]["since"] == ["s0"] for s in syncs[:8]),
+    t.ok(all(s["query"]["since"] == ["s0"] for s in syncs[:9]),
          "after every bad answer it asked again from the same token")
 
     # The token committed with the reports.
@@ -179,6 +182,11 @@ def main():
          not any("access_token" in r["query"] for r in fake.requests),
          "the token travels only in the Authorization header")
     t.ok(TOKEN not in bartd.logtext(False), "the token is never logged")
+    t.ok(len(fake.logins) == 2 and
+         fake.logins[1].get("device_id") == "FAKEDEV",
+         "after a 401 bart logs in again with its own device id",
+         [{k: v for k, v in b.items() if k != "password"}
+          for b in fake.logins])
     rc = bartd.stop()
     t.is_(rc, 0, "bartd stops cleanly")
     errs = sanitizer_errors(bartd.logtext(False))

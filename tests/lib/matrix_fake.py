@@ -27,6 +27,7 @@ class FakeHomeserver:
         self.lock = threading.Condition()
         self.served = 0         # script entries served
         self.aliases = {}       # alias -> room id (directory and join)
+        self.logins = []        # bodies of POST /login
         fake = self
 
         class Handler(BaseHTTPRequestHandler):
@@ -63,6 +64,8 @@ class FakeHomeserver:
                 p = u.path
                 c = "/_matrix/client/v3"
                 if p == c + "/login":
+                    with fake.lock:
+                        fake.logins.append(json.loads(raw or b"{}"))
                     return self._reply(200, {"access_token": TOKEN,
                                              "user_id": fake.user_id,
                                              "device_id": "FAKEDEV"})
