@@ -905,7 +905,8 @@ on_presence(xmpp_conn_t *conn, xmpp_stanza_t *st, void *ud)
 		if (strcmp(cond, "conflict") == 0 && r->tries < NICK_TRIES) {
 			r->tries++;
 			free(r->nick);
-			r->nick = xasprintf("%s-%d", r->base_nick, r->tries + 1);
+			r->nick = xasprintf("%s-%d", r->base_nick,
+			    r->tries + 1);
 			log_info("xmpp %s: nick taken in %s, trying %s",
 			    xc->acct->id, r->jid, r->nick);
 			send_join(xc, r);
