@@ -1276,7 +1276,7 @@ sync_loop(struct mx *mx)
 	struct mx_resp r;
 	json_t *root;
 	char *since, *filter, *filter0, *url, *tok, *next;
-	int attempt = 0, initial, insync = 0;
+	int attempt = 0, initial, insync = 0, bad_token = 0;
 	unsigned gen;
 	int64_t wait;
 
@@ -1330,6 +1330,19 @@ sync_loop(struct mx *mx)
 				wait = backoff_ms(attempt++, 1000, 60000);
 			goto next;
 		}
+		if (r.status == 400 && since != NULL && ++bad_token >= 3) {
+			/* Synapse says "Invalid stream token": the token
+			 * will never work again, and staying deaf helps no
+			 * one. Start over from now, loudly. */
+			mx_log_fail(mx, "sync token refused", &r, root);
+			log_warnx("matrix %s: starting over from now; messages "
+			    "since the last committed token are not read",
+			    mx->id);
+			free(since);
+			since = NULL;
+			bad_token = 0;
+			goto next;
+		}
 		if (r.status != 200 || root == NULL) {
 			mx_log_fail(mx, root ? "sync" : "sync (response is not"
 			    " a JSON object)", &r, root);
@@ -1341,6 +1354,7 @@ sync_loop(struct mx *mx)
 			goto next;
 		}
 		attempt = 0;
+		bad_token = 0;
 		if (since == NULL || strcmp(since, next) != 0) {
 			if (push_position(mx, next) == -1)
 				break;

@@ -96,6 +96,11 @@ def main():
             "state": {"events": {"type": "m.room.encryption"}}},
             "!other:fake": []},
         "invite": [], "leave": 5}, "account_data": 3})
+    # A token the server no longer knows (Synapse: 400 "Invalid stream
+    # token"): after three refusals bart starts over from now.
+    for _ in range(3):
+        fake.add_sync({"errcode": "M_UNKNOWN",
+                       "error": "Invalid stream token"}, status=400)
     # Raw invalid UTF-8 bytes, a lone surrogate escape and a NUL escape in
     # an alarming message: reported, with U+FFFD where the garbage was.
     raw = (b'{"next_batch": "s2", "rooms": {"join": {"' + room.encode() +
@@ -182,6 +187,8 @@ def main():
          not any("access_token" in r["query"] for r in fake.requests),
          "the token travels only in the Authorization header")
     t.ok(TOKEN not in bartd.logtext(False), "the token is never logged")
+    t.ok("starting over from now" in bartd.logtext(),
+         "a sync token the server refuses for good is given up, loudly")
     t.ok(len(fake.logins) == 2 and
          fake.logins[1].get("device_id") == "FAKEDEV",
          "after a 401 bart logs in again with its own device id",
