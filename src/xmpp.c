@@ -375,8 +375,14 @@ inflight_clear(struct xc *xc)
 static void
 push(struct xc *xc, struct message *m)
 {
+	int64_t t0 = mono_ms();
+
 	if (queue_push(xc->env->inbox, m) == -1)
 		message_free(m);	/* shutting down */
+	/* Time spent waiting for the core is not the server's silence:
+	 * the pong may be unread in our socket. */
+	if (xc->ping_id != NULL)
+		xc->ping_sent += mono_ms() - t0;
 }
 
 /* Copy of body cut to MSG_TEXT_MAX on a character boundary, sanitized;
