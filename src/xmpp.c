@@ -375,14 +375,18 @@ inflight_clear(struct xc *xc)
 static void
 push(struct xc *xc, struct message *m)
 {
-	int64_t t0 = mono_ms();
+	int64_t t0 = mono_ms(), waited;
 
 	if (queue_push(xc->env->inbox, m) == -1)
 		message_free(m);	/* shutting down */
 	/* Time spent waiting for the core is not the server's silence:
-	 * the pong may be unread in our socket. */
+	 * answers may be unread in our socket. */
+	waited = mono_ms() - t0;
 	if (xc->ping_id != NULL)
-		xc->ping_sent += mono_ms() - t0;
+		xc->ping_sent += waited;
+	for (size_t i = 0; i < xc->nrooms; i++)
+		if (xc->rooms[i].catching_up)
+			xc->rooms[i].mam_sent += waited;
 }
 
 /* Copy of body cut to MSG_TEXT_MAX on a character boundary, sanitized;
