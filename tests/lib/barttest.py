@@ -363,6 +363,11 @@ class Bartd:
                 return None
             time.sleep(0.1)
 
+    def wait_ready(self, timeout=30):
+        """Waits until this run of bartd says it is running (config and
+        rules loaded, threads started); False if it exited instead."""
+        return self.wait_log(r"bartd \S+ running", timeout) is not None
+
     def kill9(self):
         if self.proc is not None and self.proc.poll() is None:
             self.proc.send_signal(signal.SIGKILL)
