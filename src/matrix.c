@@ -60,7 +60,7 @@
 #define MX_GAP_MAX	10000		/* events fetched to fill one gap */
 #define MX_PAGE		100		/* events per /messages request */
 #define MX_REQ_TIMEOUT	30		/* s for requests other than /sync */
-#define MX_OUT_BATCH	16
+#define MX_OUT_BATCH	64		/* outbox rows looked at a round */
 #define MX_OUT_TRIES	20		/* 403/404 sends before giving up */
 #define MX_STATE_MAX	(64 * 1024)
 
@@ -1126,7 +1126,15 @@ send_one(struct mx_sender *s, const struct chat_out *c, int64_t *waitp)
 	if (rt->next > mono_ms())
 		return 1;
 	if ((rid = room_target(mx, c->room)) == NULL) {
-		rt->next = mono_ms() + 5000;	/* alias not resolved yet */
+		/* an alias we could not join (yet) */
+		if (rt->tries >= MX_OUT_TRIES) {
+			log_warnx("matrix %s: cannot send to %s (not joined); "
+			    "notice dropped", mx->id, c->room);
+			store_chat_sent(s->store, c->id);
+			out_retry_drop(s, c->id);
+			return 0;
+		}
+		rt->next = mono_ms() + backoff_ms(rt->tries++, 5000, 300000);
 		return 1;
 	}
 	content = json_pack("{s:s, s:s}", "msgtype", "m.notice", "body",
