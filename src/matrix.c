@@ -1228,23 +1228,32 @@ sender_thread(void *arg)
 	struct mx *mx = s->mx;
 	struct chat_out **rows;
 	int64_t wait;
-	int n;
+	int n, done, blocked;
 
 	while (!stopping(mx)) {
 		n = store_chat_pending(s->store, NET_MATRIX, mx->id, &rows,
 		    MX_OUT_BATCH);
 		wait = 250;
+		done = blocked = 0;
 		for (int i = 0; i < n; i++) {
 			int64_t w = 0;
 
-			if (wait == 250 && !stopping(mx) &&
-			    send_one(s, rows[i], &w) == -1)
-				wait = w;
+			if (!blocked && !stopping(mx)) {
+				switch (send_one(s, rows[i], &w)) {
+				case 0:
+					done++;
+					break;
+				case -1:
+					blocked = 1;
+					wait = w;
+					break;
+				}
+			}
 			chat_out_free(rows[i]);
 		}
 		if (n > 0)
 			free(rows);
-		if (n == MX_OUT_BATCH && wait == 250)
+		if (n == MX_OUT_BATCH && done > 0 && !blocked)
 			wait = 0;	/* more may be waiting */
 		mx_sleep(mx, wait);
 	}
