@@ -90,11 +90,11 @@ struct mx {
 	char				*device_id;
 	unsigned			 gen;	/* bumped on each new token */
 
-	char				*me;	/* sync thread's copy of user_id */
+	char				*me;	/* sync thread's user_id */
 
 	struct mx_room			*rooms;
 	size_t				 nrooms;
-	char				**ignored;	/* invites logged once */
+	char				**ignored; /* invites logged once */
 	size_t				 nignored;
 };
 
