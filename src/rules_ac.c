@@ -36,8 +36,20 @@ struct ac {
 	uint32_t	*etarget;
 	size_t		 nedges;
 	uint32_t	 root[256];	/* dense root transitions (0 = root) */
+	/* a full DFA over byte classes when it fits in DFA_MAX bytes */
+	uint8_t		 cls[256];	/* byte -> class (0: not in any pattern) */
+	uint32_t	 ncls;
+	uint32_t	*dfa;		/* [row * ncls + class] -> state */
+	uint32_t	*row;		/* state -> row, NONE for deep states */
+	size_t		 nrows;
 	int		 compiled;
 };
+
+/* The whole DFA if it fits in DFA_MAX, else rows for the shallowest
+ * states in DFA_PART (deeper states use the sparse edges and fall back
+ * to a shallow state quickly). */
+#define DFA_MAX		(4u * 1024 * 1024)
+#define DFA_PART	(2u * 1024 * 1024)
 
 /* Empty automaton; caller frees with ac_free. */
 struct ac *
@@ -66,6 +78,8 @@ ac_free(struct ac *ac)
 	free(ac->outs);
 	free(ac->elabel);
 	free(ac->etarget);
+	free(ac->dfa);
+	free(ac->row);
 	free(ac);
 }
 
@@ -79,7 +93,9 @@ size_t
 ac_memory(const struct ac *ac)
 {
 	return ac->nodecap * sizeof(*ac->nodes) +
-	    ac->outcap * sizeof(*ac->outs) + ac->nedges * 5 + sizeof(*ac);
+	    ac->outcap * sizeof(*ac->outs) + ac->nedges * 5 + sizeof(*ac) +
+	    ac->nrows * ac->ncls * sizeof(uint32_t) +
+	    (ac->row ? ac->nnodes * sizeof(uint32_t) : 0);
 }
 
 static uint32_t
@@ -156,6 +172,51 @@ goto_child(const struct ac *ac, uint32_t u, uint8_t c)
 	return NONE;
 }
 
+/* The full transition table, state by state in BFS order, so that the
+ * failure state's row is always done first. Skipped when too big. */
+static void
+build_dfa(struct ac *ac, const uint32_t *queue, size_t n)
+{
+	uint8_t seen[256];
+	size_t rows;
+
+	memset(seen, 0, sizeof(seen));
+	for (size_t i = 0; i < ac->nedges; i++)
+		seen[ac->elabel[i]] = 1;
+	ac->ncls = 1;
+	for (int c = 0; c < 256; c++)
+		ac->cls[c] = seen[c] ? (uint8_t)ac->ncls++ : 0;
+	if (ac->ncls > 255)
+		return;
+	rows = ac->nnodes;
+	if (rows * ac->ncls * sizeof(uint32_t) > DFA_MAX)
+		rows = DFA_PART / (ac->ncls * sizeof(uint32_t));
+	if (rows > n)
+		rows = n;
+	if (rows == 0)
+		return;		/* the root needs a row */
+	ac->nrows = rows;
+	ac->dfa = xcalloc(rows * ac->ncls, sizeof(uint32_t));
+	ac->row = xmalloc(ac->nnodes * sizeof(uint32_t));
+	for (size_t i = 0; i < ac->nnodes; i++)
+		ac->row[i] = NONE;
+	/* BFS order: a state's failure state has a smaller depth, so its
+	 * row (if it has one) is done before the state's own */
+	for (size_t q = 0; q < rows; q++) {
+		uint32_t u = queue[q];
+		const struct ac_node *nd = &ac->nodes[u];
+		uint32_t *row = ac->dfa + q * ac->ncls;
+
+		ac->row[u] = (uint32_t)q;
+		/* class 0 (a byte no pattern has) always goes to the root */
+		if (u != 0)
+			memcpy(row, ac->dfa + (size_t)ac->row[nd->fail] *
+			    ac->ncls, ac->ncls * sizeof(uint32_t));
+		for (size_t i = nd->first; i < nd->first + nd->nedge; i++)
+			row[ac->cls[ac->elabel[i]]] = ac->etarget[i];
+	}
+}
+
 void
 ac_compile(struct ac *ac)
 {
@@ -223,6 +284,7 @@ ac_compile(struct ac *ac)
 			    ac->nodes[f].dict;
 		}
 	}
+	build_dfa(ac, queue, qt);
 	free(queue);
 	free(tmp);
 	free(ac->sibling);
@@ -245,6 +307,38 @@ ac_scan(const struct ac *ac, const char *text, size_t n,
 
 	if (!ac->compiled || ac->nouts == 0)
 		return;
+	if (ac->dfa != NULL) {
+		const uint32_t *dfa = ac->dfa, *rowof = ac->row;
+		const uint8_t *cls = ac->cls;
+		uint32_t nc = ac->ncls;
+
+		for (size_t i = 0; i < n; i++) {
+			uint8_t c = (uint8_t)text[i];
+
+			t = NONE;
+			if (cls[c] == 0) {
+				u = 0;
+				continue;
+			}
+			while (rowof[u] == NONE) {
+				if ((t = goto_child(ac, u, c)) != NONE)
+					break;
+				u = ac->nodes[u].fail;
+			}
+			u = rowof[u] == NONE ? t :
+			    dfa[(size_t)rowof[u] * nc + cls[c]];
+			if (ac->nodes[u].out == NONE && ac->nodes[u].dict == NONE)
+				continue;
+			for (uint32_t s = ac->nodes[u].out != NONE ? u :
+			    ac->nodes[u].dict; s != NONE; s = ac->nodes[s].dict)
+				for (uint32_t o = ac->nodes[s].out; o != NONE;
+				    o = ac->outs[o].next)
+					if (fn(arg, ac->outs[o].id,
+					    i + 1 - ac->outs[o].len, i + 1))
+						return;
+		}
+		return;
+	}
 	for (size_t i = 0; i < n; i++) {
 		uint8_t c = (uint8_t)text[i];
 
