@@ -646,40 +646,31 @@ ruleset_free(struct ruleset *rs)
 		rs->pool = x->next;
 		scratch_free(x);
 	}
+	/* ids, titles, examples' text, conditions, atom strings and the
+	 * index lists live in the arena */
 	for (size_t i = 0; i < rs->nrules; i++) {
-		struct rule *r = &rs->rules[i];
-
-		free(r->id);
-		free(r->title);
-		for (size_t j = 0; j < r->nex; j++)
-			free(r->ex[j].text);
-		for (size_t j = 0; j < r->ncex; j++)
-			free(r->cex[j].text);
-		free(r->ex);
-		free(r->cex);
-		free(r->trigger);
+		free(rs->rules[i].ex);
+		free(rs->rules[i].cex);
+		if (!rs->compacted)
+			free(rs->rules[i].trigger);
 	}
 	free(rs->rules);
 	for (size_t i = 0; i < rs->natoms; i++) {
 		struct atom *a = &rs->atoms[i];
 
-		free(a->src);
-		free(a->pat);
-		free(a->joint);
 		if (a->re)
 			pcre2_code_free(a->re);
 		for (size_t j = 0; j < a->nlits; j++)
 			free(a->lits[j]);
 		free(a->lits);
-		free(a->rules);
+		if (!rs->compacted)
+			free(a->rules);
 	}
 	free(rs->atoms);
-	for (size_t i = 0; i < rs->nconds; i++) {
-		free(rs->conds[i]->kids);
-		free(rs->conds[i]->label);
-		free(rs->conds[i]);
-	}
+	for (size_t i = 0; i < rs->nconds; i++)
+		free(rs->conds[i]->kids);	/* not compacted yet */
 	free(rs->conds);
+	arena_free(&rs->arena);
 	for (size_t i = 0; i < rs->nfiles; i++)
 		free(rs->files[i]);
 	free(rs->files);

@@ -91,7 +91,25 @@ struct rule {
 
 struct scratch;
 
+/* Bump allocator for the many small, long-lived pieces of a rule set
+ * (conditions, strings, index lists): no per-allocation overhead, freed
+ * all at once by arena_free. */
+struct arena {
+	char		 *cur;
+	size_t		  left;
+	char		**chunks;
+	size_t		  nchunks;
+};
+
+/* Zeroed, 8-byte aligned memory owned by a; freed by arena_free. */
+void *arena_alloc(struct arena *a, size_t n);
+/* Copy of s owned by a; freed by arena_free. */
+char *arena_strdup(struct arena *a, const char *s);
+void arena_free(struct arena *a);
+
 struct ruleset {
+	struct arena	  arena;	/* conds, strings, index lists */
+	int		  compacted;	/* cond kids moved into the arena */
 	struct rule	 *rules;
 	size_t		  nrules;
 	struct atom	 *atoms;

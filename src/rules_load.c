@@ -134,16 +134,76 @@ smap_free(struct smap *m)
 	memset(m, 0, sizeof(*m));
 }
 
+#define ARENA_CHUNK	(64 * 1024)
+
+/* Zeroed, 8-byte aligned memory owned by a; freed by arena_free. */
+void *
+arena_alloc(struct arena *a, size_t n)
+{
+	void *p;
+
+	n = (n + 7) & ~(size_t)7;
+	if (n > ARENA_CHUNK / 4) {
+		/* big pieces get a chunk of their own */
+		p = xcalloc(1, n);
+		a->chunks = xrealloc(a->chunks,
+		    (a->nchunks + 1) * sizeof(*a->chunks));
+		a->chunks[a->nchunks++] = p;
+		return p;
+	}
+	if (n > a->left) {
+		a->cur = xcalloc(1, ARENA_CHUNK);
+		a->left = ARENA_CHUNK;
+		a->chunks = xrealloc(a->chunks,
+		    (a->nchunks + 1) * sizeof(*a->chunks));
+		a->chunks[a->nchunks++] = a->cur;
+	}
+	p = a->cur;
+	a->cur += n;
+	a->left -= n;
+	return p;
+}
+
+/* Copy of s owned by a; freed by arena_free. */
+char *
+arena_strdup(struct arena *a, const char *s)
+{
+	size_t n = strlen(s) + 1;
+	char *p = arena_alloc(a, n);
+
+	memcpy(p, s, n);
+	return p;
+}
+
+static char *
+arena_strndup(struct arena *a, const char *s, size_t n)
+{
+	char *p = arena_alloc(a, n + 1);
+
+	memcpy(p, s, n);
+	return p;
+}
+
+void
+arena_free(struct arena *a)
+{
+	for (size_t i = 0; i < a->nchunks; i++)
+		free(a->chunks[i]);
+	free(a->chunks);
+	memset(a, 0, sizeof(*a));
+}
+
 /* A new condition owned by the rule set. */
 static struct cond *
 cond_new(struct lctx *c, enum cond_type t, const struct ynode *at,
     const char *label)
 {
 	struct ruleset *rs = c->rs;
-	struct cond *k = xcalloc(1, sizeof(*k));
+	struct cond *k = arena_alloc(&rs->arena, sizeof(*k));
 
 	k->type = t;
-	k->label = t == CT_ATOM ? NULL : xstrdup(label ? label : "");
+	k->label = t == CT_ATOM ? NULL : arena_strdup(&rs->arena,
+	    label ? label : "");
 	if (at) {
 		k->line = at->line;
 		k->col = at->col;
@@ -223,7 +283,7 @@ regex_atom(struct lctx *c, const char *file, const struct ynode *n,
 	a = atom_new(c, key, file, n, idx);
 	free(key);
 	a->kind = AT_RE;
-	a->src = xstrdup(n->str);
+	a->src = arena_strdup(&c->rs->arena, n->str);
 	a->re = re;
 	{
 		size_t nl;
@@ -293,10 +353,10 @@ keyword_atom(struct lctx *c, const char *file, const struct ynode *n,
 	a = atom_new(c, key, file, n, idx);
 	free(key);
 	a->kind = AT_KW;
-	a->src = xstrdup(n->str);
-	a->pat = xstrndup(nt.compact, nt.clen);
+	a->src = arena_strdup(&c->rs->arena, n->str);
+	a->pat = arena_strndup(&c->rs->arena, nt.compact, nt.clen);
 	a->patlen = (uint32_t)nt.clen;
-	a->joint = xcalloc(nt.clen + 1, 1);
+	a->joint = arena_alloc(&c->rs->arena, nt.clen + 1);
 	for (size_t i = 1; i < nt.clen; i++)
 		a->joint[i] = nt.cbound[i] == NC_SOFT;
 	a->star_pre = pre;
@@ -554,10 +614,8 @@ resolve_ref(struct lctx *c, const char *file, const struct ynode *n)
 	} else
 		k = parse_condset(c, df->file, df->node, n->str, frag_keys);
 	df->busy = k == NULL ? 2 : 0;
-	if (k != NULL) {
-		free(k->label);
-		k->label = xstrdup(n->str);
-	}
+	if (k != NULL)
+		k->label = arena_strdup(&c->rs->arena, n->str);
 	df->cond = k;
 	return k;
 }
@@ -591,7 +649,7 @@ parse_examples(struct lctx *c, const char *file, const struct ynode *n,
 		if (scalar(c, file, e, "an example") == NULL)
 			return -1;
 		*out = xrealloc(*out, (*nout + 1) * sizeof(**out));
-		(*out)[*nout].text = xstrdup(e->str);
+		(*out)[*nout].text = arena_strdup(&c->rs->arena, e->str);
 		(*out)[*nout].line = e->line;
 		(*out)[*nout].col = e->col;
 		(*nout)++;
@@ -641,12 +699,12 @@ compile_rule(struct lctx *c, const struct pending *p)
 		bad = 1;
 	}
 	smap_put(&c->idmap, s, 0);
-	r.id = xstrdup(s);
+	r.id = arena_strdup(&c->rs->arena, s);
 	if ((v = ymap_get(m, "title")) != NULL &&
 	    (s = scalar(c, file, v, "title")) != NULL)
-		r.title = xstrdup(s);
+		r.title = arena_strdup(&c->rs->arena, s);
 	else
-		r.title = xstrdup(r.id);
+		r.title = r.id;
 	if ((v = ymap_get(m, "status")) != NULL &&
 	    (s = scalar(c, file, v, "status")) != NULL) {
 		if (strcmp(s, "testing") == 0)
@@ -830,6 +888,15 @@ build_index(struct ruleset *rs)
 			if (j == 0 || r->trigger[j] != r->trigger[j - 1])
 				r->trigger[n++] = r->trigger[j];
 		r->ntrigger = n;
+		{
+			uint32_t *t = arena_alloc(&rs->arena,
+			    n * sizeof(uint32_t));
+
+			if (n > 0)
+				memcpy(t, r->trigger, n * sizeof(uint32_t));
+			free(r->trigger);
+			r->trigger = t;
+		}
 		for (size_t j = 0; j < n; j++) {
 			struct atom *a = &rs->atoms[r->trigger[j]];
 
@@ -850,6 +917,31 @@ build_index(struct ruleset *rs)
 	}
 	ac_compile(rs->kwac);
 	ac_compile(rs->litac);
+	/* move the index lists and condition kids into the arena */
+	for (size_t i = 0; i < rs->natoms; i++) {
+		struct atom *a = &rs->atoms[i];
+		uint32_t *l = arena_alloc(&rs->arena,
+		    a->nrules * sizeof(uint32_t));
+
+		if (a->nrules > 0)
+			memcpy(l, a->rules, a->nrules * sizeof(uint32_t));
+		free(a->rules);
+		a->rules = l;
+	}
+	for (size_t i = 0; i < rs->nconds; i++) {
+		struct cond *k = rs->conds[i];
+		struct cond **kids = arena_alloc(&rs->arena,
+		    k->nkids * sizeof(*kids));
+
+		if (k->nkids > 0)
+			memcpy(kids, k->kids, k->nkids * sizeof(*kids));
+		free(k->kids);
+		k->kids = kids;
+	}
+	free(rs->conds);
+	rs->conds = NULL;
+	rs->nconds = 0;
+	rs->compacted = 1;
 }
 
 static int
