@@ -66,7 +66,7 @@ def _decide(texts, path):
     out = subprocess.run(
         [os.path.join(barttest.builddir(), "src", "bartctl"), "rules",
          "test", "--json", rules_dir(), path],
-        stdout=subprocess.PIPE, check=True).stdout.decode()
+        stdout=subprocess.PIPE, check=True, timeout=300).stdout.decode()
     res = {}
     for line in out.splitlines():
         line = line.strip()
