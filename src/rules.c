@@ -649,8 +649,6 @@ ruleset_free(struct ruleset *rs)
 	/* ids, titles, examples' text, conditions, atom strings and the
 	 * index lists live in the arena */
 	for (size_t i = 0; i < rs->nrules; i++) {
-		free(rs->rules[i].ex);
-		free(rs->rules[i].cex);
 		if (!rs->compacted)
 			free(rs->rules[i].trigger);
 	}

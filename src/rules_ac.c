@@ -10,12 +10,18 @@
 
 #define NONE	UINT32_MAX
 
+/* After compiling, state i's edges are [first, next state's first). */
 struct ac_node {
 	uint32_t	first;		/* build: first child; then edge index */
 	uint32_t	fail;
 	uint32_t	out;		/* first output, or NONE */
 	uint32_t	dict;		/* next node on the fail chain with
 					 * output, or NONE */
+};
+
+/* Build-time only. */
+struct ac_bnode {
+	uint32_t	sibling;	/* next child of the parent */
 	uint16_t	nedge;
 	uint8_t		label;
 };
@@ -27,8 +33,8 @@ struct ac_out {
 };
 
 struct ac {
-	struct ac_node	*nodes;
-	uint32_t	*sibling;	/* build only: next child of the parent */
+	struct ac_node	*nodes;		/* nnodes + 1 (a sentinel) */
+	struct ac_bnode	*bn;		/* build only */
 	size_t		 nnodes, nodecap;
 	struct ac_out	*outs;
 	size_t		 nouts, outcap;
@@ -39,8 +45,9 @@ struct ac {
 	/* a full DFA over byte classes when it fits in DFA_MAX bytes */
 	uint8_t		 cls[256];	/* byte -> class (0: not in any pattern) */
 	uint32_t	 ncls;
-	uint32_t	*dfa;		/* [row * ncls + class] -> state */
-	uint32_t	*row;		/* state -> row, NONE for deep states */
+	uint32_t	*dfa;		/* [state * ncls + class] -> state, for
+					 * states < nrows (numbered in BFS
+					 * order, so these are the shallowest) */
 	size_t		 nrows;
 	int		 compiled;
 };
@@ -48,8 +55,8 @@ struct ac {
 /* The whole DFA if it fits in DFA_MAX, else rows for the shallowest
  * states in DFA_PART (deeper states use the sparse edges and fall back
  * to a shallow state quickly). */
-#define DFA_MAX		(4u * 1024 * 1024)
-#define DFA_PART	(2u * 1024 * 1024)
+#define DFA_MAX		(2u * 1024 * 1024)
+#define DFA_PART	(1u * 1024 * 1024)
 
 /* Empty automaton; caller frees with ac_free. */
 struct ac *
@@ -59,10 +66,10 @@ ac_new(void)
 
 	ac->nodecap = 64;
 	ac->nodes = xcalloc(ac->nodecap, sizeof(*ac->nodes));
-	ac->sibling = xcalloc(ac->nodecap, sizeof(*ac->sibling));
+	ac->bn = xcalloc(ac->nodecap, sizeof(*ac->bn));
 	ac->nnodes = 1;
 	ac->nodes[0].first = NONE;
-	ac->sibling[0] = NONE;
+	ac->bn[0].sibling = NONE;
 	ac->nodes[0].out = NONE;
 	ac->nodes[0].dict = NONE;
 	return ac;
@@ -74,12 +81,11 @@ ac_free(struct ac *ac)
 	if (ac == NULL)
 		return;
 	free(ac->nodes);
-	free(ac->sibling);
+	free(ac->bn);
 	free(ac->outs);
 	free(ac->elabel);
 	free(ac->etarget);
 	free(ac->dfa);
-	free(ac->row);
 	free(ac);
 }
 
@@ -94,8 +100,7 @@ ac_memory(const struct ac *ac)
 {
 	return ac->nodecap * sizeof(*ac->nodes) +
 	    ac->outcap * sizeof(*ac->outs) + ac->nedges * 5 + sizeof(*ac) +
-	    ac->nrows * ac->ncls * sizeof(uint32_t) +
-	    (ac->row ? ac->nnodes * sizeof(uint32_t) : 0);
+	    ac->nrows * ac->ncls * sizeof(uint32_t);
 }
 
 static uint32_t
@@ -103,25 +108,24 @@ build_child(struct ac *ac, uint32_t u, uint8_t c)
 {
 	uint32_t v;
 
-	for (v = ac->nodes[u].first; v != NONE; v = ac->sibling[v])
-		if (ac->nodes[v].label == c)
+	for (v = ac->nodes[u].first; v != NONE; v = ac->bn[v].sibling)
+		if (ac->bn[v].label == c)
 			return v;
 	if (ac->nnodes == ac->nodecap) {
 		ac->nodecap *= 2;
 		ac->nodes = xrealloc(ac->nodes,
 		    ac->nodecap * sizeof(*ac->nodes));
-		ac->sibling = xrealloc(ac->sibling,
-		    ac->nodecap * sizeof(*ac->sibling));
+		ac->bn = xrealloc(ac->bn, ac->nodecap * sizeof(*ac->bn));
 	}
 	v = (uint32_t)ac->nnodes++;
 	ac->nodes[v].first = NONE;
-	ac->sibling[v] = ac->nodes[u].first;
+	ac->bn[v].sibling = ac->nodes[u].first;
 	ac->nodes[v].out = NONE;
 	ac->nodes[v].dict = NONE;
-	ac->nodes[v].nedge = 0;
-	ac->nodes[v].label = c;
+	ac->bn[v].nedge = 0;
+	ac->bn[v].label = c;
 	ac->nodes[u].first = v;
-	ac->nodes[u].nedge++;
+	ac->bn[u].nedge++;
 	return v;
 }
 
@@ -144,17 +148,25 @@ ac_add(struct ac *ac, const char *p, size_t n, uint32_t id)
 	ac->nodes[u].out = (uint32_t)ac->nouts++;
 }
 
+/* Edge range of state u: while building from the build-time counts,
+ * afterwards from the next state's first edge. */
+static void
+edges(const struct ac *ac, uint32_t u, size_t *lo, size_t *hi)
+{
+	*lo = ac->nodes[u].first;
+	*hi = ac->bn ? *lo + ac->bn[u].nedge : ac->nodes[u + 1].first;
+}
+
 static uint32_t
 goto_child(const struct ac *ac, uint32_t u, uint8_t c)
 {
-	const struct ac_node *nd = &ac->nodes[u];
-	size_t lo, hi;
+	size_t lo, hi, end;
 
 	if (u == 0)
 		return ac->root[c] ? ac->root[c] : NONE;
-	lo = nd->first;
-	hi = lo + nd->nedge;
-	if (nd->nedge <= 8) {
+	edges(ac, u, &lo, &hi);
+	end = hi;
+	if (hi - lo <= 8) {
 		for (size_t i = lo; i < hi; i++)
 			if (ac->elabel[i] == c)
 				return ac->etarget[i];
@@ -167,15 +179,48 @@ goto_child(const struct ac *ac, uint32_t u, uint8_t c)
 		else
 			hi = mid;
 	}
-	if (lo < nd->first + nd->nedge && ac->elabel[lo] == c)
+	if (lo < end && ac->elabel[lo] == c)
 		return ac->etarget[lo];
 	return NONE;
 }
 
-/* The full transition table, state by state in BFS order, so that the
- * failure state's row is always done first. Skipped when too big. */
+/* Renumbers the states in BFS order (queue), so that a state's number
+ * says how shallow it is and its failure state comes before it. */
 static void
-build_dfa(struct ac *ac, const uint32_t *queue, size_t n)
+renumber(struct ac *ac, const uint32_t *queue, size_t n)
+{
+	uint32_t *newid = xmalloc(n * sizeof(uint32_t));
+	struct ac_node *nn = xmalloc((n + 1) * sizeof(*nn));
+
+	for (size_t q = 0; q < n; q++)
+		newid[queue[q]] = (uint32_t)q;
+	for (size_t u = 0; u < n; u++)
+		nn[newid[u]] = ac->nodes[u];
+	for (size_t i = 0; i < n; i++) {
+		nn[i].fail = newid[nn[i].fail];
+		if (nn[i].dict != NONE)
+			nn[i].dict = newid[nn[i].dict];
+	}
+	for (size_t e = 0; e < ac->nedges; e++)
+		ac->etarget[e] = newid[ac->etarget[e]];
+	for (int c = 0; c < 256; c++)
+		ac->root[c] = newid[ac->root[c]];
+	/* the sentinel: where the last state's edges end */
+	memset(&nn[n], 0, sizeof(nn[n]));
+	nn[n].first = (uint32_t)ac->nedges;
+	free(ac->bn);
+	ac->bn = NULL;
+	free(ac->nodes);
+	ac->nodes = nn;
+	ac->nodecap = n;
+	free(newid);
+}
+
+/* The transition table of the first rows states (in BFS order, so the
+ * failure state's row is always done first). Whole when it fits in
+ * DFA_MAX, else the shallowest states in DFA_PART. */
+static void
+build_dfa(struct ac *ac, size_t n)
 {
 	uint8_t seen[256];
 	size_t rows;
@@ -197,22 +242,17 @@ build_dfa(struct ac *ac, const uint32_t *queue, size_t n)
 		return;		/* the root needs a row */
 	ac->nrows = rows;
 	ac->dfa = xcalloc(rows * ac->ncls, sizeof(uint32_t));
-	ac->row = xmalloc(ac->nnodes * sizeof(uint32_t));
-	for (size_t i = 0; i < ac->nnodes; i++)
-		ac->row[i] = NONE;
-	/* BFS order: a state's failure state has a smaller depth, so its
-	 * row (if it has one) is done before the state's own */
-	for (size_t q = 0; q < rows; q++) {
-		uint32_t u = queue[q];
+	for (size_t u = 0; u < rows; u++) {
 		const struct ac_node *nd = &ac->nodes[u];
-		uint32_t *row = ac->dfa + q * ac->ncls;
+		uint32_t *row = ac->dfa + u * ac->ncls;
+		size_t lo, hi;
 
-		ac->row[u] = (uint32_t)q;
 		/* class 0 (a byte no pattern has) always goes to the root */
 		if (u != 0)
-			memcpy(row, ac->dfa + (size_t)ac->row[nd->fail] *
-			    ac->ncls, ac->ncls * sizeof(uint32_t));
-		for (size_t i = nd->first; i < nd->first + nd->nedge; i++)
+			memcpy(row, ac->dfa + (size_t)nd->fail * ac->ncls,
+			    ac->ncls * sizeof(uint32_t));
+		edges(ac, (uint32_t)u, &lo, &hi);
+		for (size_t i = lo; i < hi; i++)
 			row[ac->cls[ac->elabel[i]]] = ac->etarget[i];
 	}
 }
@@ -237,15 +277,15 @@ ac_compile(struct ac *ac)
 		size_t k = 0;
 
 		for (v = ac->nodes[u].first; v != NONE;
-		    v = ac->sibling[v])
+		    v = ac->bn[v].sibling)
 			tmp[k++] = v;
 		/* insertion sort by label (k <= 256) */
 		for (size_t i = 1; i < k; i++) {
 			uint32_t x = tmp[i];
 			size_t j = i;
 
-			while (j > 0 && ac->nodes[tmp[j - 1]].label >
-			    ac->nodes[x].label) {
+			while (j > 0 && ac->bn[tmp[j - 1]].label >
+			    ac->bn[x].label) {
 				tmp[j] = tmp[j - 1];
 				j--;
 			}
@@ -253,11 +293,11 @@ ac_compile(struct ac *ac)
 		}
 		ac->nodes[u].first = (uint32_t)e;
 		for (size_t i = 0; i < k; i++) {
-			ac->elabel[e] = ac->nodes[tmp[i]].label;
+			ac->elabel[e] = ac->bn[tmp[i]].label;
 			ac->etarget[e++] = tmp[i];
 			queue[qt++] = tmp[i];
 			if (u == 0)
-				ac->root[ac->nodes[tmp[i]].label] = tmp[i];
+				ac->root[ac->bn[tmp[i]].label] = tmp[i];
 		}
 	}
 	/* failure and dictionary links, in BFS order */
@@ -265,8 +305,10 @@ ac_compile(struct ac *ac)
 	for (qh = 0; qh < qt; qh++) {
 		uint32_t u = queue[qh];
 		struct ac_node *nu = &ac->nodes[u];
+		size_t lo, hi;
 
-		for (size_t i = nu->first; i < nu->first + nu->nedge; i++) {
+		edges(ac, u, &lo, &hi);
+		for (size_t i = lo; i < hi; i++) {
 			uint32_t v = ac->etarget[i], f, t;
 			uint8_t c = ac->elabel[i];
 
@@ -284,14 +326,11 @@ ac_compile(struct ac *ac)
 			    ac->nodes[f].dict;
 		}
 	}
-	build_dfa(ac, queue, qt);
+	renumber(ac, queue, qt);
+	build_dfa(ac, qt);
 	free(queue);
 	free(tmp);
-	free(ac->sibling);
-	ac->sibling = NULL;
-	/* give back what the doubling reserved */
-	ac->nodes = xrealloc(ac->nodes, ac->nnodes * sizeof(*ac->nodes));
-	ac->nodecap = ac->nnodes;
+	ac->nodecap = ac->nnodes + 1;
 	if (ac->nouts > 0) {
 		ac->outs = xrealloc(ac->outs, ac->nouts * sizeof(*ac->outs));
 		ac->outcap = ac->nouts;
@@ -308,9 +347,9 @@ ac_scan(const struct ac *ac, const char *text, size_t n,
 	if (!ac->compiled || ac->nouts == 0)
 		return;
 	if (ac->dfa != NULL) {
-		const uint32_t *dfa = ac->dfa, *rowof = ac->row;
+		const uint32_t *dfa = ac->dfa;
 		const uint8_t *cls = ac->cls;
-		uint32_t nc = ac->ncls;
+		uint32_t nc = ac->ncls, nrows = (uint32_t)ac->nrows;
 
 		for (size_t i = 0; i < n; i++) {
 			uint8_t c = (uint8_t)text[i];
@@ -320,13 +359,12 @@ ac_scan(const struct ac *ac, const char *text, size_t n,
 				u = 0;
 				continue;
 			}
-			while (rowof[u] == NONE) {
+			while (u >= nrows) {
 				if ((t = goto_child(ac, u, c)) != NONE)
 					break;
 				u = ac->nodes[u].fail;
 			}
-			u = rowof[u] == NONE ? t :
-			    dfa[(size_t)rowof[u] * nc + cls[c]];
+			u = u >= nrows ? t : dfa[(size_t)u * nc + cls[c]];
 			if (ac->nodes[u].out == NONE && ac->nodes[u].dict == NONE)
 				continue;
 			for (uint32_t s = ac->nodes[u].out != NONE ? u :

@@ -791,6 +791,23 @@ compile_rule(struct lctx *c, const struct pending *p)
 	    p->is_cue ? cue_keys : rule_keys);
 	if (r.cond == NULL)
 		bad = 1;
+	/* the example lists into the arena too */
+	if (r.nex > 0) {
+		struct example *e = arena_alloc(&rs->arena,
+		    r.nex * sizeof(*e));
+
+		memcpy(e, r.ex, r.nex * sizeof(*e));
+		free(r.ex);
+		r.ex = e;
+	}
+	if (r.ncex > 0) {
+		struct example *e = arena_alloc(&rs->arena,
+		    r.ncex * sizeof(*e));
+
+		memcpy(e, r.cex, r.ncex * sizeof(*e));
+		free(r.cex);
+		r.cex = e;
+	}
 	/* kept even when bad, so everything is freed in one place */
 	rs->rules = xrealloc(rs->rules, (rs->nrules + 1) * sizeof(*rs->rules));
 	rs->rules[rs->nrules++] = r;
