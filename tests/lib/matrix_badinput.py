@@ -9,6 +9,7 @@ that follow must reach the desk, once, with clean text.
 """
 
 import os
+import re
 import sqlite3
 import sys
 import time
@@ -49,6 +50,14 @@ def main():
                     "sync_timeout": 5,
                     "rooms": [{"id": room, "neighbourhood": "lombok"},
                               {"id": "#buurt:fake",
+                               "neighbourhood": "lombok"}]},
+                   # A homeserver that is not there at all: this account
+                   # keeps trying; the other one must not notice.
+                   {"id": "down", "homeserver": "http://127.0.0.1:%d"
+                    % barttest.free_port(), "user": "@bart:down",
+                    "password_file": barttest.write_secret(
+                        os.path.join(d, "pw2"), "pw"),
+                    "rooms": [{"id": "!x:down",
                                "neighbourhood": "lombok"}]}],
         "desks": [{"id": k, "name": v, "type": "webhook",
                    "url": desk.url + k} for k, v in DESK_NAMES.items()],
@@ -187,6 +196,9 @@ def main():
          not any("access_token" in r["query"] for r in fake.requests),
          "the token travels only in the Authorization header")
     t.ok(TOKEN not in bartd.logtext(False), "the token is never logged")
+    t.ok(re.search(r"matrix down: whoami|matrix down: login",
+                   bartd.logtext()),
+         "an account whose homeserver is down says so and keeps trying")
     t.ok("starting over from now" in bartd.logtext(),
          "a sync token the server refuses for good is given up, loudly")
     t.ok(len(fake.logins) == 2 and
