@@ -183,7 +183,7 @@ class World:
             self.t.diag("synapse dir: %s" % self.hs.workdir)
 
     def bot_devices(self):
-        return [d["device_id"] for d in self.bot.devices()]
+        return sorted(d["device_id"] for d in self.bot.devices())
 
     def token_in_log(self):
         """True if any access token of the bot appears in bartd's log."""
