@@ -1,7 +1,8 @@
 #!/bin/sh
 # Sets everything up on a fresh Debian machine and runs a local demo:
 # a Prosody chat server with a neighbourhood room, bartd in it, residents
-# posting, and desks receiving reports. Add --stay to keep it running and
+# posting, and desks receiving reports. --matrix: the same with Synapse and
+# a Matrix room. Add --stay to keep it running and
 # chat in the room yourself with any XMPP client. With --matrix (first
 # argument) the room is a Matrix room on a local Synapse instead.
 set -e
