@@ -1,10 +1,10 @@
 #!/bin/sh
 # Sets everything up on a fresh Debian machine and runs a local demo:
 # a Prosody chat server with a neighbourhood room, bartd in it, residents
-# posting, and desks receiving reports. --matrix: the same with Synapse and
-# a Matrix room. Add --stay to keep it running and
-# chat in the room yourself with any XMPP client. With --matrix (first
-# argument) the room is a Matrix room on a local Synapse instead.
+# posting, and desks receiving reports.
+#   --matrix  the same with a Matrix room on a local Synapse (installed
+#             from PyPI into a virtualenv under _build/ the first time)
+#   --stay    keep it running, so you can chat in the room yourself
 set -e
 top=$(cd "$(dirname "$0")/.." && pwd)
 cd "$top"
@@ -15,10 +15,9 @@ mkdir -p "$build"
 cd "$build"
 [ -f Makefile ] || ../../configure -q
 make -j2 >/dev/null
-if [ "${1:-}" = "--matrix" ]; then
-	# The same with a Matrix room on a local Synapse (contrib/demo_matrix.py).
-	shift
-	"$top/tests/lib/setup-synapse-venv.sh" "$build" >/dev/null
-	top_srcdir="$top" top_builddir="$build" exec /usr/bin/python3 "$top/contrib/demo_matrix.py" "$@"
-fi
+case " $* " in
+*" --matrix "*)
+	echo "Preparing Synapse (the first run installs it with pip)..."
+	"$top/tests/lib/setup-synapse-venv.sh" "$build" >/dev/null ;;
+esac
 top_srcdir="$top" top_builddir="$build" exec /usr/bin/python3 "$top/contrib/demo.py" "$@"
