@@ -23,6 +23,7 @@ from matrix_world import (World, decide, expected_desk,  # noqa: E402
 
 t = barttest.Tap()
 w = None
+MANY = 12
 
 
 def main():
@@ -50,8 +51,12 @@ def main():
     # own room.
     bot2 = hs.register("bart2")
     room_d = bob.create_room("Tweede account", invite=[bot2.user_id])
+    # Many rooms on that second account.
+    many = [bob.create_room("Straat %d" % i, invite=[bot2.user_id])
+            for i in range(MANY)]
     w.write_config(accounts=[w.token_account(
-        "mx2", bot2, [{"id": room_d, "neighbourhood": "lombok"}])])
+        "mx2", bot2, [{"id": r, "neighbourhood": "lombok"}
+                      for r in [room_d] + many])])
     up = w.start_bartd()
     up = up and w.bartd.wait_log(r"matrix mx2: in sync", 30)
     t.ok(up, "bartd logs in with both accounts (password, access token) "
@@ -225,6 +230,36 @@ def main():
           "and no old message was reported again after the restart")
     t.is_(len(w.notices(alice, room_e)), 1,
           "the encrypted room's notice was sent once, restart or not")
+
+    # One alarming message in each of the many rooms: each reaches the
+    # desk once, from its own room, and is acknowledged there.
+    fire = ("er staat een scooter in brand in de stalling, vlammen slaan "
+            "naar de auto ernaast")
+    fdesk = expected_desk(*decide([fire])[0])
+    evs = {bob.send_text(r, fire): r for r in many}
+
+    def delivered():
+        got = {}
+        for d, r in w.reports():
+            for mid in r.get("message_ids", []):
+                if mid in evs:
+                    got.setdefault(mid, []).append((d, r.get("room")))
+        return got
+    barttest.wait_until(lambda: len(delivered()) >= MANY, 60)
+    time.sleep(2)
+    got = delivered()
+    t.ok(all(got.get(ev) == [(fdesk, room)] for ev, room in evs.items())
+         and len(got) == MANY,
+         "%d rooms of one account: each message reached the %s desk "
+         "once, from its own room" % (MANY, fdesk), got)
+    barttest.wait_until(lambda: all(
+        any(w.reply_to(e) == ev for e in w.notices(bob, room, bot2))
+        for ev, room in evs.items()), 60, 1)
+    t.ok(all(len([e for e in w.notices(bob, room, bot2)
+                  if w.reply_to(e) == ev and e["content"]["body"]
+                  .startswith("Melding doorgezet")]) == 1
+             for ev, room in evs.items()),
+         "  ... and acknowledged once in each room")
 
     t.ok(not w.token_in_log(), "the access token never appears in the log")
     errs = sanitizer_errors(w.bartd.logtext(False))
