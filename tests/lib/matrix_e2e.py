@@ -7,8 +7,9 @@ a matching message reaches the desk its category and urgency route to,
 exactly once; the room gets one threaded m.notice per delivery (and the
 112 reminder for spoed); chit-chat, quoted replies, edits and other bots'
 notices produce nothing; an encrypted room gets one loud notice; a restart
-keeps the same device and reports nothing twice; the access token never
-reaches the log.
+keeps the same device and reports nothing twice; a second account that
+logs in with an access token serves a dozen rooms of its own; the access
+token never reaches the log.
 """
 
 import os
