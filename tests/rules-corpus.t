@@ -1,7 +1,7 @@
 #!/bin/sh
 # The default rule set against labelled messages.
 #
-# Held out (never tuned on): tests/corpus/dev-heldout.tsv and heldout2.tsv.
+# Held out (never tuned on): tests/corpus/dev-heldout.tsv and heldout3.tsv.
 # Issue 4's targets on them are forwarded-or-not precision and recall
 # >= 0.95, spoed recall >= 0.95 with spoed precision >= 0.85, category right
 # for >= 90% of the forwarded. The rules do not meet all of them yet: that
@@ -20,7 +20,7 @@ at_least() {
 	awk -v g="$1" -v w="$2" 'BEGIN { exit !(g != "" && g + 0 >= w + 0) }'
 }
 
-cat "$c/dev-heldout.tsv" "$c/heldout2.tsv" >"$work/heldout.tsv"
+cat "$c/dev-heldout.tsv" "$c/heldout3.tsv" >"$work/heldout.tsv"
 "$ctl" rules test --require-targets "$top_srcdir/rules" "$work/heldout.tsv" \
     >"$work/out" 2>&1
 rc=$?
@@ -46,6 +46,7 @@ at_least "$ca" 0.79; ok $? "held-out category correct $ca >= 0.79 (floor)"
 cat "$c/dev-tune.tsv" "$c/extra.tsv" "$c/extra2.tsv" "$c/extra3.tsv" \
     "$c/extra4.tsv" "$c/extra5.tsv" "$c/extra6.tsv" "$c/extra7.tsv" \
     "$c/extra8.tsv" "$c/extra9.tsv" "$c/extra10.tsv" "$c/heldout.tsv" \
+    "$c/heldout2.tsv" \
     >"$work/tune.tsv"
 "$ctl" rules test --require-targets "$top_srcdir/rules" "$work/tune.tsv" \
     >"$work/out2" 2>&1
