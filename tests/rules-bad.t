@@ -47,21 +47,22 @@ end=$(date +%s)
 ok $? "all in bounded time ($((end - start)) s)"
 
 printf 'er is \377\376 nu BRAND \300\257 in de schuur\nnormale regel\n' >"$work/bad.txt"
-"$ctl" rules test --json "$top_srcdir/rules" "$work/bad.txt" >"$work/out" 2>&1
+fix="$top_srcdir/tests/rules-fixture"
+"$ctl" rules test --json "$fix" "$work/bad.txt" >"$work/out" 2>&1
 is "$?" 0 "invalid UTF-8 in the messages file is no problem"
 is "$(sed -n 1p "$work/out")" \
     '{"line":1,"category":"brand","urgency":"spoed","rules":["brand-nu"]}' \
     "and the words around it still match"
 
-"$ctl" rules explain "$top_srcdir/rules" "Er is NU brand in de schuur" >"$work/out" 2>&1
+"$ctl" rules explain "$fix" "Er is NU brand in de schuur" >"$work/out" 2>&1
 is "$?" 0 "rules explain runs"
-grep -q '^FIRED brand-nu \[brand spoed +5\]' "$work/out"
+grep -q '^FIRED brand-nu \[brand spoed +5\]: Brand' "$work/out"
 ok $? "explain shows the rule that fired with its score"
 grep -q 'text: Er is NU \[\[brand\]\] in de schuur' "$work/out"
 ok $? "explain highlights the original words"
 grep -q '^decision: brand spoed' "$work/out"
 ok $? "explain shows the decision"
-"$ctl" rules explain "$top_srcdir/rules" "Er is NU brand, vals alarm" >"$work/out" 2>&1
+"$ctl" rules explain "$fix" "Er is NU brand, vals alarm" >"$work/out" 2>&1
 grep -q '^FIRED cue afgehandeld (lower to info)' "$work/out"
 ok $? "explain shows a cue"
 "$ctl" rules bogus >/dev/null 2>&1

@@ -46,7 +46,7 @@ at_least "$ca" 0.79; ok $? "held-out category correct $ca >= 0.79 (floor)"
 cat "$c/dev-tune.tsv" "$c/extra.tsv" "$c/extra2.tsv" "$c/extra3.tsv" \
     "$c/extra4.tsv" "$c/extra5.tsv" "$c/extra6.tsv" "$c/extra7.tsv" \
     "$c/extra8.tsv" "$c/extra9.tsv" "$c/extra10.tsv" "$c/heldout.tsv" \
-    "$c/heldout2.tsv" "$c/extra11.tsv" "$c/extra12.tsv" \
+    "$c/heldout2.tsv" "$c/extra11.tsv" "$c/extra12.tsv" "$c/extra13.tsv" \
     >"$work/tune.tsv"
 "$ctl" rules test --require-targets "$top_srcdir/rules" "$work/tune.tsv" \
     >"$work/out2" 2>&1
@@ -56,7 +56,7 @@ grep -E '^(forwarded|spoed|category correct)' "$work/out2" | sed 's/^/# tuning: 
 # --json: one object a message, in input order, line numbers of FILE
 printf '# comment\n\nEr is nu brand in de schuur!\nhallo allemaal\ngeen\t-\tDank je wel\n' \
     >"$work/j.txt"
-"$ctl" rules test --json "$top_srcdir/rules" "$work/j.txt" >"$work/j.out" \
+"$ctl" rules test --json "$top_srcdir/tests/rules-fixture" "$work/j.txt" >"$work/j.out" \
     2>"$work/j.err"
 is "$?" 0 "rules test --json exits 0"
 is "$(wc -l <"$work/j.out" | tr -d ' ')" 3 "one line a message; comments and blank lines skipped"
