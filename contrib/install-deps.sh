@@ -4,7 +4,7 @@
 set -e
 PKGS="build-essential autoconf automake libtool pkg-config
  libstrophe-dev libcurl4-openssl-dev libjansson-dev libpcre2-dev
- libsqlite3-dev libutf8proc-dev libyaml-dev libmicrohttpd-dev libssl-dev
+ libsqlite3-dev libutf8proc-dev libyaml-dev libssl-dev
  prosody python3 python3-venv python3-slixmpp python3-aiosmtpd wdutch
  sqlite3 curl ca-certificates"
 missing=""

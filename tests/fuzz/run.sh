@@ -14,7 +14,7 @@ cd "$build"
 make -s src/libbart.la >/dev/null 2>&1 || true
 cflags="-g -O1 -fsanitize=fuzzer,address,undefined -I. -I$top/src
  -DPCRE2_CODE_UNIT_WIDTH=8 $(pkg-config --cflags libstrophe jansson libpcre2-8)"
-libs="$(pkg-config --libs libstrophe libcurl jansson libpcre2-8 sqlite3 libutf8proc yaml-0.1 libcrypto libmicrohttpd) -lpthread -lm"
+libs="$(pkg-config --libs libstrophe libcurl jansson libpcre2-8 sqlite3 libutf8proc yaml-0.1 libcrypto) -lpthread -lm"
 srcs=$(ls "$top"/src/*.c | grep -v -e '/bartd\.c$' -e '/bartctl')
 for t in $targets; do
 	echo "== fuzz_$t ($seconds s)"
