@@ -159,6 +159,19 @@ mx_url(struct mx *mx, const char *path)
 	return xasprintf("%s/_matrix/client/v3%s", mx->base, path);
 }
 
+/* A peer's string made fit for one log line: control characters become
+ * '?', at most 200 bytes. Caller frees. */
+static char *
+printable(const char *s)
+{
+	char *p = xstrndup(s ? s : "", 200);
+
+	for (unsigned char *q = (unsigned char *)p; *q; q++)
+		if (*q < 0x20 || *q == 0x7f)
+			*q = '?';
+	return p;
+}
+
 /* Logs a failed request: status and the server's errcode, never bodies
  * that might echo secrets, never the token. */
 static void
@@ -167,14 +180,19 @@ mx_log_fail(struct mx *mx, const char *what, const struct mx_resp *r,
 {
 	const char *code = mx_jstr(root, "errcode");
 	const char *msg = mx_jstr(root, "error");
+	char *c, *m;
 
-	if (r->status == 0 || r->err[0] != '\0')
+	if (r->status == 0 || r->err[0] != '\0') {
 		log_warnx("matrix %s: %s: %s", mx->id, what, r->err[0] ?
 		    r->err : "no response");
-	else
-		log_warnx("matrix %s: %s: HTTP %ld%s%s%s%.200s", mx->id, what,
-		    r->status, code ? " " : "", code ? code : "",
-		    msg ? ": " : "", msg ? msg : "");
+		return;
+	}
+	c = printable(code);
+	m = printable(msg);
+	log_warnx("matrix %s: %s: HTTP %ld%s%s%s%s", mx->id, what,
+	    r->status, code ? " " : "", c, msg ? ": " : "", m);
+	free(c);
+	free(m);
 }
 
 /* ------------------------------------------------------------ state file */
@@ -580,10 +598,14 @@ room_join(struct mx *mx, struct mx_room *r, const char *via_id)
 		free(r->room_id);
 		r->room_id = xstrdup(rid);
 		pthread_mutex_unlock(&mx->lock);
-		if (!r->joined)
+		if (!r->joined) {
+			char *p = printable(rid);
+
 			log_info("matrix %s: joined %s%s%s", mx->id,
 			    r->cfg->id, strcmp(rid, r->cfg->id) ? " as " : "",
-			    strcmp(rid, r->cfg->id) ? rid : "");
+			    strcmp(rid, r->cfg->id) ? p : "");
+			free(p);
+		}
 		r->joined = 1;
 		r->join_attempts = 0;
 		room_check_encryption(mx, r);
@@ -657,6 +679,7 @@ handle_invite(struct mx *mx, const char *room_id, json_t *inv)
 	struct mx_room *r = room_by_id(mx, room_id);
 	json_t *evs = mx_jarr(mx_jobj(inv, "invite_state"), "events"), *ev;
 	size_t i;
+	char *p;
 
 	if (r == NULL && evs) {
 		json_array_foreach(evs, i, ev) {
@@ -670,9 +693,11 @@ handle_invite(struct mx *mx, const char *room_id, json_t *inv)
 				continue;
 			real = alias_resolve(mx, alias);
 			if (real == NULL || strcmp(real, room_id) != 0) {
+				p = printable(room_id);
 				log_warnx("matrix %s: an invite to %s claims "
 				    "the alias %s, which points elsewhere; "
-				    "ignored", mx->id, room_id, alias);
+				    "ignored", mx->id, p, r->cfg->id);
+				free(p);
 				r = NULL;
 			}
 			free(real);
@@ -688,8 +713,10 @@ handle_invite(struct mx *mx, const char *room_id, json_t *inv)
 			    (mx->nignored + 1) * sizeof(*mx->ignored));
 			mx->ignored[mx->nignored++] = xstrdup(room_id);
 		}
+		p = printable(room_id);
 		log_info("matrix %s: ignoring an invite to %s: not a "
-		    "configured room", mx->id, room_id);
+		    "configured room", mx->id, p);
+		free(p);
 		return;
 	}
 	if (r->joined && r->room_id && strcmp(r->room_id, room_id) == 0)
@@ -944,8 +971,11 @@ handle_joined(struct mx *mx, const char *room_id, json_t *jr,
 	int limited;
 
 	if (r == NULL) {
+		char *p = printable(room_id);
+
 		log_debug("matrix %s: events of unconfigured room %s ignored",
-		    mx->id, room_id);
+		    mx->id, p);
+		free(p);
 		return 0;
 	}
 	if (r->room_id == NULL) {

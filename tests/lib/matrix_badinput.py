@@ -68,11 +68,13 @@ def main():
     # The script of /sync answers after the first (initial) one.
     # An invite whose (inviter-made) stripped state claims a configured
     # alias that really points to another room: not to be accepted.
+    # And one whose room id tries to forge a line in bart's log.
     fake.add_sync({"next_batch": "s0", "rooms": {"invite": {"!evil:fake": {
         "invite_state": {"events": [{
             "type": "m.room.canonical_alias", "state_key": "",
             "sender": "@mallory:fake",
-            "content": {"alias": "#buurt:fake"}}]}}}}})
+            "content": {"alias": "#buurt:fake"}}]}},
+        "!x\n2026-01-01T00:00:00Z bartd[warn]: FORGED:fake": {}}}})
     fake.add_sync(b'{"next_batch": "s1", "rooms": {"join": {')   # cut off
     fake.add_sync(b"<html>502 Bad Gateway</html>")
     fake.add_sync(b"[1, 2, 3]")                                 # no object
@@ -159,6 +161,9 @@ def main():
          "an invite that only claims a configured alias is not accepted",
          fake.joins())
     log = bartd.logtext()
+    t.ok("FORGED" in log and not re.search(r"^\S+ bartd\[warn\]: FORGED",
+                                             log, re.M),
+         "a room id with a newline cannot forge a log line")
     t.ok("not a JSON object" in log, "the log names the malformed answer")
     t.ok("larger than" in log, "the log names the oversized answer")
     syncs = [r for r in fake.sync_requests() if "since" in r["query"]]
