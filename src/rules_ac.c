@@ -56,7 +56,7 @@ struct ac {
  * states in DFA_PART (deeper states use the sparse edges and fall back
  * to a shallow state quickly). */
 #define DFA_MAX		(2u * 1024 * 1024)
-#define DFA_PART	(1u * 1024 * 1024)
+#define DFA_PART	(768u * 1024)
 
 /* Empty automaton; caller frees with ac_free. */
 struct ac *
