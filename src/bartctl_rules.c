@@ -25,6 +25,8 @@ usage(void)
 	    "       bartctl rules explain DIR TEXT\n");
 }
 
+/* The rule set of dir, diagnostics on stderr; caller frees with
+ * ruleset_free. NULL on errors. */
 static struct ruleset *
 load(const char *dir)
 {

@@ -93,6 +93,8 @@ struct dctx {
 	struct scratch		*x;
 };
 
+/* Working memory for one call, from the pool or new; give it back with
+ * scratch_put (ruleset_free frees the pool). */
 static struct scratch *
 scratch_get(const struct ruleset *rs0)
 {

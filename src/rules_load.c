@@ -175,6 +175,7 @@ arena_strdup(struct arena *a, const char *s)
 	return p;
 }
 
+/* Copy of s[0..n) owned by a; freed by arena_free. */
 static char *
 arena_strndup(struct arena *a, const char *s, size_t n)
 {
@@ -193,7 +194,7 @@ arena_free(struct arena *a)
 	memset(a, 0, sizeof(*a));
 }
 
-/* A new condition owned by the rule set. */
+/* A new condition, owned by the rule set's arena. */
 static struct cond *
 cond_new(struct lctx *c, enum cond_type t, const struct ynode *at,
     const char *label)
@@ -220,6 +221,7 @@ cond_add(struct cond *k, struct cond *kid)
 	k->kids[k->nkids++] = kid;
 }
 
+/* A new atom in rs->atoms (owned by the rule set), registered under key. */
 static struct atom *
 atom_new(struct lctx *c, const char *key, const char *file,
     const struct ynode *at, uint32_t *idx)
