@@ -4,7 +4,6 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include <jansson.h>
 
 #include "log.h"
 #include "pipeline.h"
@@ -52,14 +51,7 @@ follow_up(const struct config *cfg, struct store *st, const struct message *m,
 	    now - (int64_t)cfg->group_window * 1000, m->reply_to, &id, &json);
 	if (rc != 1)
 		return rc == 0 ? 1 : -1;
-	{
-		json_t *o = json_loads(json, 0, NULL);
-		const char *u = json_string_value(json_object_get(o, "urgency"));
-		if (u == NULL || urgency_parse(u, &old) == -1)
-			old = URG_NONE;
-		json_decref(o);
-	}
-	njson = report_corroborate(cfg, json, m, d, now, &urg, &desks,
+	njson = report_corroborate(cfg, json, m, d, now, &urg, &old, &desks,
 	    &ndesks);
 	if (njson == NULL) {
 		log_warnx("report %s: stored JSON unreadable; the follow-up "

@@ -209,7 +209,8 @@ report_free_desks(char **desks, size_t n)
 char *
 report_corroborate(const struct config *cfg, const char *json,
     const struct message *m, const struct decision *d, int64_t now,
-    enum urgency *urgency, char ***desksp, size_t *ndesksp)
+    enum urgency *urgency, enum urgency *oldp, char ***desksp,
+    size_t *ndesksp)
 {
 	json_t *o, *c, *jd, *delivery, *ids, *rules;
 	const char *desks[REPORT_MAX_DESKS];
@@ -249,7 +250,7 @@ report_corroborate(const struct config *cfg, const char *json,
 	ids = json_object_get(o, "message_ids");
 	if (m->msgid)
 		json_array_append_new(ids, json_string(m->msgid));
-	*urgency = old;
+	*urgency = *oldp = old;
 	if (d->urgency > old && d->category) {
 		*urgency = d->urgency;
 		json_object_set_new(o, "urgency",

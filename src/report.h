@@ -42,11 +42,13 @@ char *report_desk_payload(const char *report_json, const char *desk,
  * corroboration (message id, pseudonymous sender, time, text, rules),
  * the message id, raises the urgency if d's is higher and adds the desks
  * the routes give for the new urgency. Returns the new JSON (caller
- * frees) and sets *urgency and the full desk list (*desks, caller frees
- * with report_free_desks). NULL if json is not a report. */
+ * frees) and sets *urgency, *old (the urgency before) and the full desk
+ * list (*desks, caller frees with report_free_desks). NULL if json is not
+ * a report. */
 char *report_corroborate(const struct config *cfg, const char *json,
     const struct message *m, const struct decision *d, int64_t now,
-    enum urgency *urgency, char ***desks, size_t *ndesks);
+    enum urgency *urgency, enum urgency *old, char ***desks,
+    size_t *ndesks);
 void report_free_desks(char **desks, size_t n);
 
 /* Short reference shown in rooms: first 8 characters of the id. */
