@@ -303,6 +303,27 @@ seen_put(struct store *s, const struct message *m, const char *report_id,
 	return rc;
 }
 
+/* The rest of a processed message, inside its transaction: the room
+ * notices, the dedup key (when it belongs to report_id) and the room
+ * position. */
+static int
+message_done(struct store *s, const struct message *m,
+    const struct chat_notice *notices, size_t nnotices,
+    const char *report_id, int64_t now)
+{
+	for (size_t i = 0; i < nnotices; i++)
+		if (chat_insert(s, m->network, m->account, m->room,
+		    notices[i].body, notices[i].reply_to,
+		    notices[i].txn_id) == -1)
+			return -1;
+	if (report_id && seen_put(s, m, report_id, now) == -1)
+		return -1;
+	if (m->position && position_put(s, m->network, m->account, m->room,
+	    m->position) == -1)
+		return -1;
+	return 0;
+}
+
 static int
 insert_report(struct store *s, const struct message *m,
     const struct report *r, int64_t now, int held)
@@ -381,15 +402,8 @@ store_commit_held(struct store *s, const struct message *m,
 	for (size_t i = 0; i < nreports; i++)
 		if (insert_report(s, m, reports[i], now, held) == -1)
 			goto fail;
-	for (size_t i = 0; i < nnotices; i++)
-		if (chat_insert(s, m->network, m->account, m->room,
-		    notices[i].body, notices[i].reply_to,
-		    notices[i].txn_id) == -1)
-			goto fail;
-	if (nreports > 0 && seen_put(s, m, reports[0]->id, now) == -1)
-		goto fail;
-	if (m->position && position_put(s, m->network, m->account, m->room,
-	    m->position) == -1)
+	if (message_done(s, m, notices, nnotices, nreports > 0 ?
+	    reports[0]->id : NULL, now) == -1)
 		goto fail;
 	if (exec(s, "COMMIT") == -1)
 		goto fail;
@@ -510,16 +524,8 @@ store_update_report(struct store *s, const struct message *m,
 	for (size_t i = 0; i < ndesks; i++)
 		if (outbox_update_for(s, report_id, desks[i], now) == -1)
 			goto fail;
-	for (size_t i = 0; i < nnotices; i++)
-		if (chat_insert(s, m->network, m->account, m->room,
-		    notices[i].body, notices[i].reply_to,
-		    notices[i].txn_id) == -1)
-			goto fail;
-	if (seen_put(s, m, report_id, now) == -1 ||
-	    audit(s, "corroborated", report_id, m->msgid) == -1)
-		goto fail;
-	if (m->position && position_put(s, m->network, m->account, m->room,
-	    m->position) == -1)
+	if (audit(s, "corroborated", report_id, m->msgid) == -1 ||
+	    message_done(s, m, notices, nnotices, report_id, now) == -1)
 		goto fail;
 	if (exec(s, "COMMIT") == -1)
 		goto fail;
