@@ -918,6 +918,12 @@ ruleset_check(const struct ruleset *rs, struct diag *d)
 			diag_warning(d, r->file, r->line, r->col,
 			    "%s has no keyword or regex literal to prefilter "
 			    "on; it is evaluated for every message", r->id);
+		if (r->category && r->score > 0 && r->score < rs->threshold)
+			diag_warning(d, r->file, r->line, r->col,
+			    "%s scores %d, below the threshold %d: on its own "
+			    "it never decides a category (its examples fire "
+			    "it, but need other rules to be forwarded)", r->id,
+			    r->score, rs->threshold);
 		for (size_t j = 0; j < r->nex; j++)
 			if (!rule_fires(rs, x, i, r->ex[j].text)) {
 				diag_error(d, r->file, r->ex[j].line,

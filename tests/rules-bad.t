@@ -24,6 +24,20 @@ ok $? "an unknown key is an error"
 "$ctl" rules test "$work/broken" /dev/null >/dev/null 2>&1
 is "$?" 1 "rules test refuses a broken rule set"
 
+mkdir "$work/weak"
+cat >"$work/weak/r.yaml" <<'YAML'
+- id: zwak
+  category: verdacht
+  score: 1
+  keywords: [rondhangen]
+  examples: ["ze hangen rond, rondhangen"]
+  counter-examples: ["hallo"]
+YAML
+"$ctl" rules check "$work/weak" >"$work/out" 2>&1; rc=$?
+is "$rc" 0 "a rule scoring below the threshold is allowed"
+grep -q "r.yaml:1:3: warning: zwak scores 1, below the threshold 3" "$work/out"
+ok $? "but rules check warns that alone it never decides a category"
+
 cat >"$work/slow/r.yaml" <<'YAML'
 - id: traag
   category: overlast
