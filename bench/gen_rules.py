@@ -313,7 +313,7 @@ def gen_rules(args):
              "  title: " + yq(title),
              "  category: " + cat,
              "  urgency: " + urg,
-             "  score: %d" % rnd.choice([1, 2, 3, 4, 4, 5, 5, 5]),
+             "  score: %d" % rnd.choice([3, 4, 4, 5, 5, 5]),
              "  keywords: " + ylist(keywords)]
         if alls:
             y.append("  all: " + ylist(alls))
