@@ -17,7 +17,7 @@ from collections import Counter, defaultdict
 TUNING = ["dev-tune.tsv", "extra.tsv", "extra2.tsv", "extra3.tsv",
           "extra4.tsv", "extra5.tsv", "extra6.tsv", "extra7.tsv", "extra8.tsv", "extra9.tsv", "extra10.tsv", "heldout.tsv",
           "heldout2.tsv", "extra11.tsv", "extra12.tsv", "extra13.tsv",
-          "extra14.tsv", "extra15.tsv"]
+          "extra14.tsv", "extra15.tsv", "extra16.tsv", "extra17.tsv"]
 MIN = 2          # messages of the category a word must occur in
 PURITY = 0.8     # share of its messages that are of that category
 STOP = set("""de het een en van in op te is er zijn aan met voor bij dat die
@@ -76,6 +76,13 @@ def main():
             continue
         words = sorted(w for w, n in per_cat[cat].items()
                        if n >= MIN and n / total[w] >= PURITY)
+        # "het zwembad" next to "zwembad" would let one word count twice
+        # towards "at least 2": drop a pair that is a stop word plus a
+        # word already in the list.
+        kept = set(words)
+        words = [w for w in words if not (" " in w and any(
+            a in STOP and b in kept for a, b in
+            (w.split(" ", 1), w.split(" ", 1)[::-1])))]
         if len(words) < 2:
             continue
         out.append("- id: geleerd-%s" % cat)
