@@ -79,10 +79,6 @@ def main():
         # "het zwembad" next to "zwembad" would let one word count twice
         # towards "at least 2": drop a pair that is a stop word plus a
         # word already in the list.
-        kept = set(words)
-        words = [w for w in words if not (" " in w and any(
-            a in STOP and b in kept for a, b in
-            (w.split(" ", 1), w.split(" ", 1)[::-1])))]
         if len(words) < 2:
             continue
         out.append("- id: geleerd-%s" % cat)
