@@ -23,6 +23,15 @@ fi
 export ASAN_OPTIONS="${ASAN_OPTIONS:-detect_leaks=1:abort_on_error=0}"
 export LSAN_OPTIONS="suppressions=$top/tests/lsan.supp:print_suppressions=0"
 export UBSAN_OPTIONS="print_stacktrace=1:halt_on_error=1"
+# The closing summary of `make check`, printed again last.
+n() { sed -n "s/^# $1: *//p" "$build/test-suite.log" | head -n 1; }
+summary() {
+	echo "=== make check summary"
+	for k in TOTAL PASS SKIP XFAIL FAIL XPASS ERROR; do
+		echo "# $k: $(n $k)"
+	done
+	echo "tests: $(n PASS) passed, $(($(n FAIL) + $(n ERROR) + $(n XPASS))) failed, $(n SKIP) skipped"
+}
 status=0
 make -j2 check || status=$?
 if [ $status -ne 0 ]; then
@@ -31,7 +40,9 @@ if [ $status -ne 0 ]; then
 			echo "=== $f"; tail -n 60 "$f"
 		fi
 	done
+	summary
 	exit $status
 fi
 echo "=== make distcheck"
 make -j2 distcheck
+summary
