@@ -51,7 +51,7 @@ cat "$c/dev-tune.tsv" "$c/extra.tsv" "$c/extra2.tsv" "$c/extra3.tsv" \
     "$c/extra18.tsv" "$c/extra19.tsv" "$c/extra20.tsv" "$c/extra21.tsv" \
     "$c/extra22.tsv" "$c/extra23.tsv" "$c/extra24.tsv" \
     "$c/extra25.tsv" "$c/extra26.tsv" "$c/extra27.tsv" "$c/extra28.tsv" \
-    "$c/extra29.tsv" \
+    "$c/extra29.tsv" "$c/extra30.tsv" \
     >"$work/tune.tsv"
 "$ctl" rules test --require-targets "$top_srcdir/rules" "$work/tune.tsv" \
     >"$work/out2" 2>&1

@@ -17,7 +17,7 @@ from collections import Counter, defaultdict
 TUNING = ["dev-tune.tsv", "extra.tsv", "extra2.tsv", "extra3.tsv",
           "extra4.tsv", "extra5.tsv", "extra6.tsv", "extra7.tsv", "extra8.tsv", "extra9.tsv", "extra10.tsv", "heldout.tsv",
           "heldout2.tsv", "extra11.tsv", "extra12.tsv", "extra13.tsv",
-          "extra14.tsv", "extra15.tsv", "extra16.tsv", "extra17.tsv", "extra18.tsv", "extra19.tsv", "extra20.tsv", "extra21.tsv", "extra22.tsv", "extra23.tsv", "extra24.tsv", "extra25.tsv", "extra26.tsv", "extra27.tsv", "extra28.tsv", "extra29.tsv"]
+          "extra14.tsv", "extra15.tsv", "extra16.tsv", "extra17.tsv", "extra18.tsv", "extra19.tsv", "extra20.tsv", "extra21.tsv", "extra22.tsv", "extra23.tsv", "extra24.tsv", "extra25.tsv", "extra26.tsv", "extra27.tsv", "extra28.tsv", "extra29.tsv", "extra30.tsv"]
 MIN = 2          # messages of the category a word must occur in
 PURITY = 0.8     # share of its messages that are of that category
 STOP = set("""de het een en van in op te is er zijn aan met voor bij dat die
