@@ -413,44 +413,21 @@ fail:
 	return -1;
 }
 
-int
-store_open_report(struct store *s, enum network net, const char *room,
-    const char *category, int64_t since, const char *reply_to,
-    char **idp, char **jsonp)
+/* The id and JSON of the first report a query (parameters as for prepv)
+ * yields: 1 with *idp and *jsonp set (caller frees), 0 if none, -1. */
+static int
+fetch_report(struct store *s, char **idp, char **jsonp, const char *sql,
+    const char *types, ...)
 {
 	sqlite3_stmt *st;
+	va_list ap;
 	int rc = 0;
 
-	*idp = *jsonp = NULL;
-	if (reply_to) {
-		st = prep(s, "SELECT r.id, r.json FROM seen s JOIN reports r "
-		    "ON r.id = s.report_id WHERE s.network=? AND s.room=? AND "
-		    "s.msgid=?");
-		if (st == NULL)
-			return -1;
-		sqlite3_bind_int(st, 1, net);
-		bind_text(st, 2, room);
-		bind_text(st, 3, reply_to);
-		if (sqlite3_step(st) == SQLITE_ROW) {
-			*idp = col_dup(st, 0);
-			*jsonp = col_dup(st, 1);
-			rc = 1;
-		}
-		sqlite3_finalize(st);
-		if (rc)
-			return rc;
-	}
-	if (category == NULL)
-		return 0;
-	st = prep(s, "SELECT id, json FROM reports WHERE network=? AND room=?"
-	    " AND category=? AND created_at >= ? ORDER BY created_at DESC "
-	    "LIMIT 1");
+	va_start(ap, types);
+	st = prepv(s, sql, types, ap);
+	va_end(ap);
 	if (st == NULL)
 		return -1;
-	sqlite3_bind_int(st, 1, net);
-	bind_text(st, 2, room);
-	bind_text(st, 3, category);
-	sqlite3_bind_int64(st, 4, since);
 	if (sqlite3_step(st) == SQLITE_ROW) {
 		*idp = col_dup(st, 0);
 		*jsonp = col_dup(st, 1);
@@ -458,6 +435,27 @@ store_open_report(struct store *s, enum network net, const char *room,
 	}
 	sqlite3_finalize(st);
 	return rc;
+}
+
+int
+store_open_report(struct store *s, enum network net, const char *room,
+    const char *category, int64_t since, const char *reply_to,
+    char **idp, char **jsonp)
+{
+	int rc;
+
+	*idp = *jsonp = NULL;
+	if (reply_to && (rc = fetch_report(s, idp, jsonp, "SELECT r.id, "
+	    "r.json FROM seen s JOIN reports r ON r.id = s.report_id WHERE "
+	    "s.network=? AND s.room=? AND s.msgid=?", "Itt", (int64_t)net,
+	    room, reply_to)) != 0)
+		return rc;
+	if (category == NULL)
+		return 0;
+	return fetch_report(s, idp, jsonp, "SELECT id, json FROM reports "
+	    "WHERE network=? AND room=? AND category=? AND created_at >= ? "
+	    "ORDER BY created_at DESC LIMIT 1", "IttI", (int64_t)net, room,
+	    category, since);
 }
 
 /* Queues the report for desk: nothing if a row is still pending (it will
