@@ -823,24 +823,59 @@ ruleset_explain(const struct ruleset *rs, const char *text, size_t len,
 	return 0;
 }
 
-/* Strings that make a backtracking regex blow up, built from its own
- * characters. Caller frees. */
+/* A string that makes a backtracking regex blow up, built from its own
+ * characters: head, then n characters repeating the unit, then tail.
+ * Caller frees. */
 static char *
-stress_subject(char ch, const char *tail, size_t n)
+stress_subject(const char *head, const char *unit, const char *tail,
+    size_t n)
 {
-	char *s = xmalloc(n + strlen(tail) + 1);
+	size_t hl = strlen(head), ul = strlen(unit), tl = strlen(tail);
+	char *s = xmalloc(hl + n + tl + 1);
 
-	memset(s, ch, n);
-	strcpy(s + n, tail);
+	memcpy(s, head, hl);
+	for (size_t i = 0; i < n; i++)
+		s[hl + i] = unit[i % ul];
+	memcpy(s + hl + n, tail, tl + 1);
 	return s;
 }
 
+/* Matches subject against a's regex; reports it when a limit is hit.
+ * Returns 1 if reported. */
+static int
+stress_one(const struct ruleset *rs, const struct atom *a,
+    pcre2_match_data *md, char *subject, struct diag *d, size_t *nerr)
+{
+	int rc = pcre2_match(a->re, (PCRE2_SPTR)subject, strlen(subject), 0,
+	    0, md, rs->mctx);
+	char shown[16];
+
+	snprintf(shown, sizeof(shown), "%s", subject);
+	free(subject);
+	if (rc >= 0 || rc == PCRE2_ERROR_NOMATCH)
+		return 0;
+	{
+		PCRE2_UCHAR msg[128];
+
+		pcre2_get_error_message(rc, msg, sizeof(msg));
+		diag_error(d, a->file, a->line, a->col, "regex %s backtracks "
+		    "catastrophically (on \"%s...\": %s); simplify it",
+		    a->src, shown, (char *)msg);
+	}
+	(*nerr)++;
+	return 1;
+}
+
+/* Tries runs of each character of the regex (and of pairs of them, and
+ * after each of them) against it, with tails that make a match fail late:
+ * a regex that hits the match limit on any of them is reported. */
 static void
 stress_regex(const struct ruleset *rs, const struct atom *a, struct diag *d,
     size_t *nerr)
 {
+	static const char *tails[] = { "", "!", "\x01", "a!", " !" };
 	pcre2_match_data *md = pcre2_match_data_create(1, NULL);
-	char chars[128];
+	char chars[64];
 	size_t nc = 0;
 	const char *p;
 
@@ -851,28 +886,34 @@ stress_regex(const struct ruleset *rs, const struct atom *a, struct diag *d,
 		    memchr(chars, *p, nc) == NULL)
 			chars[nc++] = *p;
 	for (size_t i = 0; i < nc; i++) {
-		const char *tails[] = { "", "!", "\x01", "a!", " !" };
+		char unit[2] = { chars[i], '\0' };
 
-		for (size_t t = 0; t < nitems(tails); t++) {
-			char *s = stress_subject(chars[i], tails[t], 3000);
-			int rc = pcre2_match(a->re, (PCRE2_SPTR)s, strlen(s),
-			    0, 0, md, rs->mctx);
+		for (size_t t = 0; t < nitems(tails); t++)
+			if (stress_one(rs, a, md, stress_subject("", unit,
+			    tails[t], 3000), d, nerr))
+				goto out;
+		/* Pairs from the first characters only: the blow-ups come
+		 * from short ambiguous groups, and checking stays quick. */
+		for (size_t j = 0; i < 10 && j < 10 && j < nc; j++) {
+			char pair[3] = { chars[i], chars[j], '\0' };
+			char head[2] = { chars[j], '\0' };
 
-			free(s);
-			if (rc < 0 && rc != PCRE2_ERROR_NOMATCH) {
-				PCRE2_UCHAR msg[128];
-
-				pcre2_get_error_message(rc, msg, sizeof(msg));
-				diag_error(d, a->file, a->line, a->col,
-				    "regex %s backtracks catastrophically (on "
-				    "3000 x \"%c\": %s); simplify it", a->src,
-				    chars[i], (char *)msg);
-				(*nerr)++;
-				pcre2_match_data_free(md);
-				return;
+			if (j != i && stress_one(rs, a, md, stress_subject("",
+			    pair, "!", 1000), d, nerr))
+				goto out;
+			/* A required last literal present, the end wrong. */
+			for (size_t k = 0; j != i && nc <= 10 && k < nc; k++) {
+				char tail[3] = { chars[k], '!', '\0' };
+				if (stress_one(rs, a, md, stress_subject("",
+				    pair, tail, 1000), d, nerr))
+					goto out;
 			}
+			if (j != i && stress_one(rs, a, md, stress_subject(head,
+			    unit, "!", 300), d, nerr))
+				goto out;
 		}
 	}
+out:
 	pcre2_match_data_free(md);
 }
 

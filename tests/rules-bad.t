@@ -38,6 +38,14 @@ is "$rc" 0 "a rule scoring below the threshold is allowed"
 grep -q "r.yaml:1:3: warning: zwak scores 1, below the threshold 3" "$work/out"
 ok $? "but rules check warns that alone it never decides a category"
 
+for re in '^(a|ab|b)*c$' '(.*a){12}z'; do
+	mkdir -p "$work/slow2"
+	printf -- '- id: traag2\n  category: overlast\n  keywords: [lawaai]\n  all: ["/%s/"]\n  examples: ["lawaai"]\n' "$re" >"$work/slow2/r.yaml"
+	"$ctl" rules check "$work/slow2" >"$work/out" 2>&1
+	grep -q "r.yaml:4:.*backtracks catastrophically" "$work/out"
+	ok $? "rules check reports $re as backtracking catastrophically"
+done
+
 cat >"$work/slow/r.yaml" <<'YAML'
 - id: traag
   category: overlast
