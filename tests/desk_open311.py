@@ -27,13 +27,7 @@ import barttest  # noqa: E402
 from barttest import Tap, wait_until  # noqa: E402
 
 t = Tap()
-try:
-    import slixmpp  # noqa: F401
-except ImportError:
-    t.skip_all("python3-slixmpp is not installed")
-if not os.path.exists(os.path.join(barttest.builddir(), "src", "bartd")):
-    t.skip_all("src/bartd is not built")
-import prosody  # noqa: E402
+prosody = barttest.xmpp_test(t)
 from open311_desk import Open311Desk  # noqa: E402
 
 LIGHT = "De lantaarnpaal bij de speeltuin is al een week kapot & donker."

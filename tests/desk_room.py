@@ -21,13 +21,7 @@ import barttest  # noqa: E402
 from barttest import Tap, wait_until  # noqa: E402
 
 t = Tap()
-try:
-    import slixmpp  # noqa: F401
-except ImportError:
-    t.skip_all("python3-slixmpp is not installed")
-if not os.path.exists(os.path.join(barttest.builddir(), "src", "bartd")):
-    t.skip_all("src/bartd is not built")
-import prosody  # noqa: E402
+prosody = barttest.xmpp_test(t)
 
 BREAKIN = "Ze zijn nu aan het inbreken bij nummer 12, twee mannen!"
 FOLLOW = "Nu zijn ze ook aan het inbreken bij nummer 14, richting het park"

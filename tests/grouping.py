@@ -18,11 +18,7 @@ import barttest  # noqa: E402
 from barttest import Tap  # noqa: E402
 
 t = Tap()
-try:
-    import slixmpp  # noqa: F401
-except ImportError:
-    t.skip_all("python3-slixmpp is not installed")
-import prosody  # noqa: E402
+prosody = barttest.xmpp_test(t)
 
 RULES = """\
 - id: inbraak-nu

@@ -20,15 +20,7 @@ import barttest  # noqa: E402
 from barttest import Tap  # noqa: E402
 
 t = Tap()
-try:
-    import slixmpp  # noqa: F401
-except ImportError:
-    t.skip_all("python3-slixmpp is not installed")
-if not os.path.exists(os.path.join(barttest.builddir(), "src", "bartd")):
-    t.skip_all("src/bartd is not built")
-import prosody  # noqa: E402
-if prosody.missing():
-    t.skip_all(prosody.missing())
+prosody = barttest.xmpp_test(t)
 
 MSG_TEXT_MAX = 64 * 1024
 dir = barttest.workdir("xmpp-robust")

@@ -120,6 +120,22 @@ class Tap:
 
 # ---------------------------------------------------------------- desks
 
+def xmpp_test(t):
+    """For a test that needs Prosody, slixmpp and a built bartd: skips the
+    whole test (TAP skip plan) when one is missing, else returns the
+    prosody harness module."""
+    try:
+        import slixmpp  # noqa: F401
+    except ImportError:
+        t.skip_all("python3-slixmpp is not installed")
+    if not os.path.exists(os.path.join(builddir(), "src", "bartd")):
+        t.skip_all("src/bartd is not built")
+    import prosody
+    if prosody.missing():
+        t.skip_all(prosody.missing())
+    return prosody
+
+
 class DeskReceiver:
     """HTTP desk on a free loopback port. Every POST is recorded as a dict
     {path, headers (lower-case keys), body (parsed JSON or None), raw,
