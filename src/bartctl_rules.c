@@ -5,12 +5,15 @@
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include <jansson.h>
 
 #include "bartctl.h"
 #include "log.h"
+#include "normalise.h"
 #include "rules.h"
+#include "rules_model.h"
 #include "util.h"
 
 #define TEST_MAX_FILE	(64 * 1024 * 1024)
@@ -22,7 +25,8 @@ usage(void)
 	fprintf(stderr,
 	    "usage: bartctl rules check DIR\n"
 	    "       bartctl rules test [--json] [--require-targets] DIR FILE\n"
-	    "       bartctl rules explain DIR TEXT\n");
+	    "       bartctl rules explain DIR TEXT\n"
+	    "       bartctl rules learn [--min N] DIR FILE...\n");
 }
 
 /* The rule set of dir, diagnostics on stderr; caller frees with
@@ -348,6 +352,94 @@ rules_explain(const char *dir, const char *text)
 	return 0;
 }
 
+/* Learns the word model of dir from labelled files and writes it to
+ * dir/woordmodel.tsv (through a temporary file: a reload never sees half
+ * of it). An info line counts as geen: it is not forwarded. */
+static int
+rules_learn(unsigned min, const char *dir, char **files, int nfiles)
+{
+	struct ruleset *rs;
+	struct wm_learner *l;
+	struct normtext nt;
+	unsigned long n = 0, skipped = 0;
+	char *path, *tmp, *comment;
+	FILE *fp;
+	int rc = 1;
+
+	if ((rs = load(dir)) == NULL)
+		return 1;
+	l = wm_learner_new();
+	normtext_init(&nt);
+	for (int f = 0; f < nfiles; f++) {
+		char *data, *line, *next;
+		size_t len;
+		int lineno = 0;
+
+		if ((data = read_file(files[f], TEST_MAX_FILE, &len)) == NULL) {
+			fprintf(stderr, "bartctl: %s: %s\n", files[f],
+			    strerror(errno));
+			goto out;
+		}
+		for (line = data; line < data + len; line = next) {
+			enum urgency urg = URG_NONE;
+			int cat;
+			char *text;
+			size_t tl;
+
+			lineno++;
+			if ((next = memchr(line, '\n', data + len - line)))
+				*next++ = '\0';
+			else
+				next = data + len;
+			tl = strlen(line);
+			if (tl > 0 && line[tl - 1] == '\r')
+				line[--tl] = '\0';
+			if (line[0] == '#' || tl == 0)
+				continue;
+			if (!parse_label(line, &cat, &urg, &text)) {
+				fprintf(stderr, "%s:%d: not a labelled line "
+				    "(category<TAB>urgency<TAB>text); "
+				    "skipped\n", files[f], lineno);
+				skipped++;
+				continue;
+			}
+			if (cat == NCLASS - 1 || urg == URG_INFO)
+				cat = WM_GEEN;
+			ruleset_normalise(rs, text, strlen(text), &nt);
+			wm_learner_add(l, &nt, cat);
+			n++;
+		}
+		free(data);
+	}
+	if (n == 0) {
+		fprintf(stderr, "bartctl: no labelled messages\n");
+		goto out;
+	}
+	path = xasprintf("%s/woordmodel.tsv", dir);
+	tmp = xasprintf("%s.tmp", path);
+	comment = xasprintf("Learned by `bartctl rules learn` from %lu "
+	    "labelled messages; features in fewer than %u of them left out.",
+	    n, min);
+	if ((fp = fopen(tmp, "w")) == NULL ||
+	    wm_learner_write(l, fp, min, comment) != 0 ||
+	    fclose(fp) != 0 || rename(tmp, path) != 0) {
+		fprintf(stderr, "bartctl: %s: %s\n", path, strerror(errno));
+		(void)unlink(tmp);
+	} else {
+		printf("%s: learned from %lu messages (%lu lines skipped)\n",
+		    path, n, skipped);
+		rc = 0;
+	}
+	free(comment);
+	free(tmp);
+	free(path);
+out:
+	normtext_free(&nt);
+	wm_learner_free(l);
+	ruleset_free(rs);
+	return rc;
+}
+
 int
 cmd_rules(int argc, char **argv)
 {
@@ -361,6 +453,25 @@ cmd_rules(int argc, char **argv)
 		return rules_check(argv[2]);
 	if (strcmp(argv[1], "explain") == 0 && argc == 4)
 		return rules_explain(argv[2], argv[3]);
+	if (strcmp(argv[1], "learn") == 0) {
+		unsigned min = 2;
+
+		i = 2;
+		if (argc > 3 && strcmp(argv[2], "--min") == 0) {
+			char *end;
+			long v = strtol(argv[3], &end, 10);
+
+			if (*end != '\0' || v < 1 || v > 1000) {
+				usage();
+				return 2;
+			}
+			min = (unsigned)v;
+			i = 4;
+		}
+		if (argc - i >= 2)
+			return rules_learn(min, argv[i], argv + i + 1,
+			    argc - i - 1);
+	}
 	if (strcmp(argv[1], "test") == 0) {
 		for (i = 2; i < argc && argv[i][0] == '-'; i++) {
 			if (strcmp(argv[i], "--json") == 0)

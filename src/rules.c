@@ -10,7 +10,10 @@
 #include "rules_int.h"
 
 #define NONE		UINT32_MAX
-#define NCAT		11
+#define NCAT		WM_NCAT
+#define MODEL_ID	"woordmodel"
+#define MODEL_TITLE	"Woordmodel (geleerd uit de tuningberichten)"
+#define MODEL_SPANS	3
 
 enum { AS_FALSE = 0, AS_TRUE = 1, AS_MAYBE = 2 };
 
@@ -493,13 +496,100 @@ rule_spans(struct dctx *c, const struct rule *r, struct span **out)
 }
 
 /* Scores and cues of the fired rules into out. */
+/* Sorts spans and merges those that overlap; returns the new count. */
+static size_t
+merge_spans(struct span *sp, size_t n)
+{
+	size_t k = 0;
+
+	if (n < 2)
+		return n;
+	qsort(sp, n, sizeof(*sp), cmp_span);
+	for (size_t i = 1; i < n; i++) {
+		if (sp[i].start <= sp[k].end) {
+			if (sp[i].end > sp[k].end)
+				sp[k].end = sp[i].end;
+		} else
+			sp[++k] = sp[i];
+	}
+	return k + 1;
+}
+
+/* What the word model did to a decision. */
+enum { MW_NONE = MODEL_KEPT, MW_OVERRIDE = MODEL_OTHER,
+    MW_FORWARD = MODEL_FORWARDED, MW_VETO = MODEL_VETOED };
+
+/* Lets the word model change the rules' choice *best (-1: none): another
+ * category if its words speak for it by more than model_override, one
+ * where the rules had none by more than model_forward over geen, none if
+ * geen beats the rules' category by more than model_veto. *margin: the
+ * log-odds by which it won. */
+static int
+model_step(const struct ruleset *rs, struct dctx *c, int *best,
+    double *margin)
+{
+	double s[WM_NCLASS];
+	int b = 0;
+
+	if (rs->model == NULL)
+		return MW_NONE;
+	wordmodel_score(rs->model, &c->x->nt, s);
+	for (int i = 1; i < WM_NCLASS; i++)
+		if (s[i] > s[b])
+			b = i;
+	if (*best >= 0) {
+		if (b == WM_GEEN && s[b] - s[*best] > rs->model_veto) {
+			*margin = s[b] - s[*best];
+			*best = -1;
+			return MW_VETO;
+		}
+		if (b != WM_GEEN && b != *best &&
+		    s[b] - s[*best] > rs->model_override) {
+			*margin = s[b] - s[*best];
+			*best = b;
+			return MW_OVERRIDE;
+		}
+		return MW_NONE;
+	}
+	if (b != WM_GEEN && s[b] - s[WM_GEEN] > rs->model_forward) {
+		*margin = s[b] - s[WM_GEEN];
+		*best = b;
+		return MW_FORWARD;
+	}
+	return MW_NONE;
+}
+
+/* The hit that shows the word model chose category cat: the words that
+ * spoke most for it, in the original text. */
+static void
+model_hit(const struct ruleset *rs, struct dctx *c, int cat, double margin,
+    struct rule_hit *h)
+{
+	size_t s[MODEL_SPANS], e[MODEL_SPANS], n;
+	double g[MODEL_SPANS];
+
+	h->id = MODEL_ID;
+	h->title = MODEL_TITLE;
+	h->category = bart_categories[cat];
+	h->urgency = URG_NORMAAL;
+	h->score = margin > 1000 ? 1000 : (int)margin;
+	n = wordmodel_top(rs->model, &c->x->nt, cat, WM_GEEN, s, e, g,
+	    MODEL_SPANS);
+	h->spans = n ? xcalloc(n, sizeof(*h->spans)) : NULL;
+	for (size_t i = 0; i < n; i++)
+		norm_orig_span(&c->x->nt, s[i], e[i], &h->spans[i].start,
+		    &h->spans[i].end);
+	h->nspans = merge_spans(h->spans, n);
+}
+
 static void
 decide(const struct ruleset *rs, struct dctx *c, struct decision *out)
 {
 	struct scratch *x = c->x;
 	int score[NCAT], has[NCAT], top[NCAT];
 	enum urgency maxurg[NCAT], urg, raise = URG_NONE;
-	int best = -1, lowinfo = 0, lownorm = 0;
+	int best = -1, lowinfo = 0, lownorm = 0, mway;
+	double margin = 0;
 	size_t nh = 0, el;
 
 	memset(score, 0, sizeof(score));
@@ -532,7 +622,10 @@ decide(const struct ruleset *rs, struct dctx *c, struct decision *out)
 		    (top[i] == top[best] && maxurg[i] > maxurg[best]))))
 			best = i;
 	}
-	out->hits = nh ? xcalloc(nh, sizeof(*out->hits)) : NULL;
+	mway = model_step(rs, c, &best, &margin);
+	if (mway != MW_NONE && best >= 0 && maxurg[best] == URG_NONE)
+		maxurg[best] = URG_NORMAAL;
+	out->hits = xcalloc(nh + 1, sizeof(*out->hits));
 	out->nhits = 0;
 	for (size_t i = 0; i < x->ncand; i++) {
 		const struct rule *r = &rs->rules[x->cand[i]];
@@ -562,6 +655,8 @@ decide(const struct ruleset *rs, struct dctx *c, struct decision *out)
 		h->testing = r->testing;
 		h->nspans = rule_spans(c, r, &h->spans);
 	}
+	if (mway == MW_OVERRIDE || mway == MW_FORWARD)
+		model_hit(rs, c, best, margin, &out->hits[out->nhits++]);
 	if (best >= 0) {
 		urg = maxurg[best];
 		if (lowinfo)
@@ -573,7 +668,12 @@ decide(const struct ruleset *rs, struct dctx *c, struct decision *out)
 		out->category = bart_categories[best];
 		out->urgency = urg;
 		out->score = score[best];
+		/* chosen by the word model: its margin is the score */
+		if ((mway == MW_OVERRIDE || mway == MW_FORWARD) &&
+		    (int)margin > out->score)
+			out->score = margin > 1000 ? 1000 : (int)margin;
 	}
+	out->model = mway;
 	el = x->nt.len < EXCERPT_MAX ? x->nt.len : EXCERPT_MAX;
 	while (el > 0 && el < x->nt.len &&
 	    ((unsigned char)x->nt.text[el] & 0xc0) == 0x80)
@@ -678,6 +778,7 @@ ruleset_free(struct ruleset *rs)
 	ac_free(rs->kwac);
 	ac_free(rs->litac);
 	abbrev_free(rs->abbrev);
+	wordmodel_free(rs->model);
 	if (rs->mctx)
 		pcre2_match_context_free(rs->mctx);
 	pthread_mutex_destroy(&rs->lock);
@@ -740,6 +841,77 @@ list_items(const struct ruleset *rs, const struct cond *k, struct buf *b)
 	}
 	if (k->nkids > 6)
 		buf_printf(b, ", ... (%zu in all)", k->nkids);
+}
+
+/* The word model's line in an explanation: its three likeliest classes
+ * and what it did to the decision. */
+static void
+explain_model(const struct ruleset *rs, struct dctx *c,
+    const struct decision *out,
+    void (*fn)(void *arg, const struct rule_explain *e), void *arg)
+{
+	static const char *const did[] = { "kept the rules' decision",
+	    "chose another category than the rules",
+	    "forwarded what no rule category reached",
+	    "kept from a desk what the rules would forward" };
+	double s[WM_NCLASS];
+	int order[WM_NCLASS], b;
+	struct rule_explain e;
+	struct buf why = { 0 };
+	struct span sp[MODEL_SPANS];
+	size_t st[MODEL_SPANS], en[MODEL_SPANS], n;
+	double g[MODEL_SPANS];
+
+	wordmodel_score(rs->model, &c->x->nt, s);
+	for (int i = 0; i < WM_NCLASS; i++)
+		order[i] = i;
+	for (int i = 1; i < WM_NCLASS; i++)
+		for (int j = i; j > 0 && s[order[j]] > s[order[j - 1]]; j--) {
+			int t = order[j];
+
+			order[j] = order[j - 1];
+			order[j - 1] = t;
+		}
+	b = order[0];
+	buf_printf(&why, "    %s (thresholds: other category %d, forward %d, "
+	    "veto %d)\n    log-odds:", did[out->model], rs->model_override,
+	    rs->model_forward, rs->model_veto);
+	for (int i = 0; i < 3; i++)
+		buf_printf(&why, " %s %.1f", order[i] == WM_GEEN ? "geen" :
+		    bart_categories[order[i]], s[order[i]]);
+	buf_puts(&why, "\n");
+	memset(&e, 0, sizeof(e));
+	e.id = MODEL_ID;
+	e.title = MODEL_TITLE;
+	e.category = b == WM_GEEN ? "geen" : bart_categories[b];
+	e.urgency = URG_NORMAAL;
+	e.score = (int)(s[b] - s[order[1]]);
+	e.fired = out->model != MODEL_KEPT;
+	e.why = why.data;
+	n = b == WM_GEEN ? 0 : wordmodel_top(rs->model, &c->x->nt, b, WM_GEEN,
+	    st, en, g, MODEL_SPANS);
+	for (size_t i = 0; i < n; i++)
+		norm_orig_span(&c->x->nt, st[i], en[i], &sp[i].start,
+		    &sp[i].end);
+	e.nspans = merge_spans(sp, n);
+	e.spans = sp;
+	fn(arg, &e);
+	buf_free(&why);
+}
+
+void
+ruleset_normalise(const struct ruleset *rs, const char *text, size_t len,
+    struct normtext *nt)
+{
+	normalise(rs->abbrev, text, len, nt);
+}
+
+void
+ruleset_model_size(const struct ruleset *rs, size_t *features,
+    unsigned long *messages)
+{
+	*features = rs->model ? wordmodel_features(rs->model) : 0;
+	*messages = rs->model ? wordmodel_messages(rs->model) : 0;
 }
 
 int
@@ -819,6 +991,8 @@ ruleset_explain(const struct ruleset *rs, const char *text, size_t len,
 		    !any_atom_true(&c, rs->rules[x->cand[i]].cond))
 			x->fired[i] = 0;
 	decide(rs, &c, out);
+	if (rs->model != NULL)
+		explain_model(rs, &c, out, fn, arg);
 	scratch_put(rs, x);
 	return 0;
 }

@@ -45,7 +45,13 @@ struct decision {
 	struct rule_hit	*hits;		/* every rule that fired, stable and
 					 * testing, in rule order */
 	char		*excerpt;	/* normalised text (capped), owned */
+	int		 model;		/* what the word model did: MODEL_* */
 };
+
+/* decision.model: the word model (rules_model.h) left the rules' choice,
+ * chose another category, forwarded a message no rule category reached,
+ * or kept from a desk a message the rules would have forwarded. */
+enum { MODEL_KEPT = 0, MODEL_OTHER, MODEL_FORWARDED, MODEL_VETOED };
 
 struct ruleset;
 
@@ -100,5 +106,13 @@ size_t ruleset_check(const struct ruleset *rs, struct diag *d);
 
 /* Threshold a category's summed score must reach. */
 int ruleset_threshold(const struct ruleset *rs);
+
+/* Normalises text as the rules see it (with the set's abbreviations). */
+struct normtext;
+void ruleset_normalise(const struct ruleset *rs, const char *text, size_t len,
+    struct normtext *nt);
+/* Features and messages of the set's word model (0, 0 without one). */
+void ruleset_model_size(const struct ruleset *rs, size_t *features,
+    unsigned long *messages);
 
 #endif

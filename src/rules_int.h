@@ -13,6 +13,7 @@
 #include "normalise.h"
 #include "rules.h"
 #include "rules_ac.h"
+#include "rules_model.h"
 
 #define RULES_MAX_FILE		(4 * 1024 * 1024)
 #define RE_MAX_SUBJECT		(64 * 1024)	/* normalised bytes a regex sees */
@@ -24,6 +25,12 @@
 #define EXCERPT_MAX		500
 #define WITHIN_MAX		50
 #define DEFAULT_THRESHOLD	3
+/* The word model (rules_model.h): file name in the rules dir, and by how
+ * much its log-odds must exceed the rules' choice to change a decision. */
+#define MODEL_FILE		"woordmodel.tsv"
+#define DEFAULT_MODEL_OVERRIDE	20	/* another category than the rules' */
+#define DEFAULT_MODEL_FORWARD	40	/* a category where the rules had none */
+#define DEFAULT_MODEL_VETO	10	/* no desk although the rules had one */
 #define JIT_ALL_BELOW		100	/* regexes with literals JIT-compiled */
 
 enum atom_kind { AT_KW, AT_RE };
@@ -125,6 +132,8 @@ struct ruleset {
 	struct abbrev	 *abbrev;
 	pcre2_match_context *mctx;
 	int		  threshold;
+	struct wordmodel *model;	/* NULL: none */
+	int		  model_override, model_forward, model_veto;
 	pthread_mutex_t	  lock;		/* guards pool */
 	struct scratch	 *pool;
 };

@@ -1021,7 +1021,10 @@ collect(struct lctx *c, const char *file, const struct ynode *root)
 				continue;
 			}
 			for (size_t j = 0; j < v->n; j++)
-				if (strcmp(v->keys[j]->str, "threshold") != 0)
+				if (strcmp(v->keys[j]->str, "threshold") != 0 &&
+				    strcmp(v->keys[j]->str, "model-override") != 0 &&
+				    strcmp(v->keys[j]->str, "model-forward") != 0 &&
+				    strcmp(v->keys[j]->str, "model-veto") != 0)
 					diag_error(c->d, file, v->keys[j]->line,
 					    v->keys[j]->col,
 					    "unknown setting \"%s\"",
@@ -1029,6 +1032,16 @@ collect(struct lctx *c, const char *file, const struct ynode *root)
 			if ((t = ymap_get(v, "threshold")) != NULL &&
 			    ynode_int(t, file, 1, 1000, &l, c->d) == 0)
 				rs->threshold = (int)l;
+			/* 1000: in effect never */
+			if ((t = ymap_get(v, "model-override")) != NULL &&
+			    ynode_int(t, file, 0, 1000, &l, c->d) == 0)
+				rs->model_override = (int)l;
+			if ((t = ymap_get(v, "model-forward")) != NULL &&
+			    ynode_int(t, file, 0, 1000, &l, c->d) == 0)
+				rs->model_forward = (int)l;
+			if ((t = ymap_get(v, "model-veto")) != NULL &&
+			    ynode_int(t, file, 0, 1000, &l, c->d) == 0)
+				rs->model_veto = (int)l;
 			continue;
 		}
 		v = ymap_get(m, "list");
@@ -1077,6 +1090,9 @@ ruleset_load(const char *dir, struct diag *d)
 
 	rs = xcalloc(1, sizeof(*rs));
 	rs->threshold = DEFAULT_THRESHOLD;
+	rs->model_override = DEFAULT_MODEL_OVERRIDE;
+	rs->model_forward = DEFAULT_MODEL_FORWARD;
+	rs->model_veto = DEFAULT_MODEL_VETO;
 	pthread_mutex_init(&rs->lock, NULL);
 	memset(&c, 0, sizeof(c));
 	c.rs = rs;
@@ -1103,6 +1119,10 @@ ruleset_load(const char *dir, struct diag *d)
 	path = xasprintf("%s/abbreviations.txt", dir);
 	if (access(path, F_OK) == 0)
 		(void)abbrev_load(rs->abbrev, path, d);
+	free(path);
+	path = xasprintf("%s/" MODEL_FILE, dir);
+	if (access(path, F_OK) == 0)
+		rs->model = wordmodel_load(path, d);
 	free(path);
 	for (size_t i = 0; i < nnames; i++) {
 		struct ynode *root;

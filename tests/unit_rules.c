@@ -11,7 +11,9 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "normalise.h"
 #include "rules.h"
+#include "rules_model.h"
 #include "tap.h"
 #include "util.h"
 
@@ -438,6 +440,120 @@ test_invalid_utf8(void)
 	ruleset_free(rs);
 }
 
+/* The word model: learned from labelled messages, written, loaded with
+ * the rules; it forwards what no rule reached, overrides a weaker rule
+ * category, vetoes a rule that fires on chit-chat; bad files are errors
+ * with file:line:col. */
+static void
+test_wordmodel(void)
+{
+	static const char *const inbraak[] = {
+	    "er is ingebroken in de schuur", "vannacht ingebroken in onze schuur",
+	    "schuur opengebroken en ingebroken", "bij nr 4 ingebroken via de schuur",
+	    "ingebroken! de schuur staat open" };
+	static const char *const brand[] = {
+	    "brand in de keuken, veel rook", "rook uit het dak, brand",
+	    "de schuur staat in brand", "brand bij de buren", "rook en vlammen" };
+	static const char *const geen[] = {
+	    "open dag bij de brandweer zaterdag", "de brandweer heeft open dag",
+	    "goedemorgen allemaal", "wie komt er zaterdag naar de open dag",
+	    "fijne dag allemaal", "bedankt voor de open dag bij de brandweer" };
+	struct ruleset *rs;
+	struct wm_learner *l;
+	struct normtext nt;
+	struct decision d;
+	char *errs, *path, *text;
+	FILE *fp;
+
+	clear_dir();
+	put("r.yaml",
+	    "- settings: {model-forward: 1, model-override: 1, model-veto: 1}\n"
+	    "- id: brand\n"
+	    "  category: brand\n"
+	    "  keywords: [brandweer, rook]\n"
+	    "- id: schuur-brand\n"
+	    "  category: brand\n"
+	    "  keywords: [schuur]\n"
+	    "  unless: [ingebroken]\n");
+	if ((rs = load(NULL)) == NULL) {
+		ok(0, "rules load");
+		return;
+	}
+	l = wm_learner_new();
+	normtext_init(&nt);
+	for (size_t i = 0; i < 5; i++) {
+		ruleset_normalise(rs, inbraak[i], strlen(inbraak[i]), &nt);
+		wm_learner_add(l, &nt, 0);
+		ruleset_normalise(rs, brand[i], strlen(brand[i]), &nt);
+		wm_learner_add(l, &nt, 4);
+	}
+	for (size_t i = 0; i < 6; i++) {
+		ruleset_normalise(rs, geen[i], strlen(geen[i]), &nt);
+		wm_learner_add(l, &nt, WM_GEEN);
+	}
+	normtext_free(&nt);
+	ruleset_free(rs);
+	path = xasprintf("%s/woordmodel.tsv", tmpl);
+	fp = fopen(path, "w");
+	ok(fp && wm_learner_write(l, fp, 2, "test") == 0, "model written");
+	if (fp)
+		fclose(fp);
+	wm_learner_free(l);
+	text = read_file(path, 1 << 20, NULL);
+	ok(text && strstr(text, "\nmessages\t5 0 0 0 5 0 0 0 0 0 0 6\n"),
+	    "messages per class, info and geen last");
+	ok(text && strstr(text, "\ningebroken\tinbraak:5\n"),
+	    "a word with the messages of each class that held it");
+	ok(text && strstr(text, "\nopen dag\tgeen:4\n"),
+	    "a pair of neighbouring words is a feature");
+	ok(text && strstr(text, "\n*broken\tinbraak:5\n"),
+	    "the end of a long word is a feature (compounds)");
+	ok(text && strstr(text, "\ngoedemorgen\t") == NULL,
+	    "a feature of one message is left out (--min 2)");
+	free(text);
+	if ((rs = load(NULL)) == NULL) {
+		ok(0, "rules with the model load");
+		free(path);
+		return;
+	}
+	DEC(rs, "vannacht is er ingebroken bij de buren", "inbraak/normaal woordmodel",
+	    "the model forwards a message no rule reached");
+	DEC(rs, "ingebroken via de schuur", "inbraak/normaal woordmodel",
+	    "... and takes another category when its words say so");
+	DEC(rs, "zaterdag open dag bij de brandweer", "-/- brand",
+	    "... and keeps chit-chat from a desk although a rule fired");
+	DEC(rs, "veel rook bij de buren", "brand/normaal brand",
+	    "... and leaves the rules' decision when it agrees");
+	if (ruleset_decide(rs, "er is ingebroken", 16, &d) == 0) {
+		ok(d.model == MODEL_FORWARDED && d.nhits == 1 &&
+		    d.hits[0].nspans == 1 && d.hits[0].spans[0].start == 6 &&
+		    d.hits[0].spans[0].end == 16, "its words are highlighted in "
+		    "the original text (\"ingebroken\")");
+		decision_clear(&d);
+	}
+	ruleset_free(rs);
+	put("woordmodel.tsv", "classes\tinbraak diefstal verdacht geweld brand "
+	    "overlast vandalisme verkeer openbare-ruimte sociaal vermist geen\n"
+	    "messages\t1 1 1 1 1 1 1 1 1 1 1 1\n"
+	    "brand\tbrand:1\n"
+	    "rook\tbrand:7\n");
+	rs = load(&errs);
+	ok(rs == NULL, "a count above the messages of its class is an error");
+	ok(strstr(errs, "woordmodel.tsv:4:6: expected class:count") != NULL,
+	    "... at file:line:col");
+	free(errs);
+	ruleset_free(rs);
+	put("woordmodel.tsv", "classes\tinbraak geen\n");
+	rs = load(&errs);
+	ok(rs == NULL && strstr(errs, "woordmodel.tsv:1:") != NULL &&
+	    strstr(errs, "learn the model anew") != NULL,
+	    "a model of other categories is an error that says what to do");
+	free(errs);
+	ruleset_free(rs);
+	unlink(path);
+	free(path);
+}
+
 int
 main(void)
 {
@@ -455,6 +571,7 @@ main(void)
 	test_hostile();
 	test_threads();
 	test_invalid_utf8();
+	test_wordmodel();
 	clear_dir();
 	rmdir(tmpl);
 	return done_testing();

@@ -7,7 +7,7 @@ set -e
 top=$(cd "$(dirname "$0")/../.." && pwd)
 build="$top/_build/fuzz"
 seconds=${FUZZ_SECONDS:-60}
-targets=${*:-"config rulefile decide matrix_json"}
+targets=${*:-"config rulefile decide matrix_json wordmodel"}
 mkdir -p "$build" "$top/tests/fuzz/crashes"
 cd "$build"
 [ -f config.h ] || "$top/configure" -q CC=clang >/dev/null
