@@ -25,6 +25,7 @@ usage(void)
 	    "usage: bartctl rules check DIR\n"
 	    "       bartctl rules test [--json] DIR FILE\n"
 	    "       bartctl rules explain DIR TEXT\n"
+	    "       bartctl rules learn [--min N] DIR FILE...\n"
 	    "       bartctl [-c FILE] rules stats\n"
 	    "       bartctl [-c FILE] reload | status | desks\n"
 	    "       bartctl [-c FILE] outbox list [pending|held|delivered|dead"
