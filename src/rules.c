@@ -522,20 +522,22 @@ enum { MW_NONE = MODEL_KEPT, MW_OVERRIDE = MODEL_OTHER,
 /* Lets the word model change the rules' choice *best (-1: none): another
  * category if its words speak for it by more than model_override, one
  * where the rules had none by more than model_forward over geen, none if
- * geen beats the rules' category by more than model_veto. *margin: the
- * log-odds by which it won. */
+ * geen beats the rules' category by more than model_veto. A category
+ * with a vetoing rule (negative score) that fired is never the model's.
+ * *margin: the log-odds by which it won. */
 static int
-model_step(const struct ruleset *rs, struct dctx *c, int *best,
-    double *margin)
+model_step(const struct ruleset *rs, struct dctx *c, const int *vetoed,
+    int *best, double *margin)
 {
 	double s[WM_NCLASS];
-	int b = 0;
+	int b = WM_GEEN;
 
 	if (rs->model == NULL)
 		return MW_NONE;
 	wordmodel_score(rs->model, &c->x->nt, s);
-	for (int i = 1; i < WM_NCLASS; i++)
-		if (s[i] > s[b])
+	/* a category a rule vetoed (negative score) is not the model's */
+	for (int i = 0; i < WM_NCAT; i++)
+		if (!vetoed[i] && s[i] > s[b])
 			b = i;
 	if (*best >= 0) {
 		if (b == WM_GEEN && s[b] - s[*best] > rs->model_veto) {
@@ -586,7 +588,7 @@ static void
 decide(const struct ruleset *rs, struct dctx *c, struct decision *out)
 {
 	struct scratch *x = c->x;
-	int score[NCAT], has[NCAT], top[NCAT];
+	int score[NCAT], has[NCAT], top[NCAT], vetoed[NCAT];
 	enum urgency maxurg[NCAT], urg, raise = URG_NONE;
 	int best = -1, lowinfo = 0, lownorm = 0, mway;
 	double margin = 0;
@@ -596,6 +598,7 @@ decide(const struct ruleset *rs, struct dctx *c, struct decision *out)
 	memset(has, 0, sizeof(has));
 	memset(maxurg, 0, sizeof(maxurg));
 	memset(top, 0, sizeof(top));
+	memset(vetoed, 0, sizeof(vetoed));
 	for (size_t i = 0; i < x->ncand; i++) {
 		const struct rule *r = &rs->rules[x->cand[i]];
 
@@ -612,6 +615,8 @@ decide(const struct ruleset *rs, struct dctx *c, struct decision *out)
 			top[r->catidx] = r->score;
 		if (r->score > 0 && r->urgency > maxurg[r->catidx])
 			maxurg[r->catidx] = r->urgency;
+		if (r->score < 0)
+			vetoed[r->catidx] = 1;
 	}
 	for (int i = 0; i < NCAT; i++) {
 		if (!has[i] || score[i] < rs->threshold || maxurg[i] == URG_NONE)
@@ -622,7 +627,7 @@ decide(const struct ruleset *rs, struct dctx *c, struct decision *out)
 		    (top[i] == top[best] && maxurg[i] > maxurg[best]))))
 			best = i;
 	}
-	mway = model_step(rs, c, &best, &margin);
+	mway = model_step(rs, c, vetoed, &best, &margin);
 	if (mway != MW_NONE && best >= 0 && maxurg[best] == URG_NONE)
 		maxurg[best] = URG_NORMAAL;
 	out->hits = xcalloc(nh + 1, sizeof(*out->hits));

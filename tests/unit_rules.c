@@ -474,7 +474,11 @@ test_wordmodel(void)
 	    "- id: schuur-brand\n"
 	    "  category: brand\n"
 	    "  keywords: [schuur]\n"
-	    "  unless: [ingebroken]\n");
+	    "  unless: [ingebroken]\n"
+	    "- id: geen-boek\n"
+	    "  category: inbraak\n"
+	    "  score: -20\n"
+	    "  keywords: [boek]\n");
 	if ((rs = load(NULL)) == NULL) {
 		ok(0, "rules load");
 		return;
@@ -524,6 +528,10 @@ test_wordmodel(void)
 	    "... and keeps chit-chat from a desk although a rule fired");
 	DEC(rs, "veel rook bij de buren", "brand/normaal brand",
 	    "... and leaves the rules' decision when it agrees");
+	text = dec(rs, "in het boek is ingebroken");
+	ok(strncmp(text, "inbraak/", 8) != 0 && strstr(text, "geen-boek"),
+	    "... and never takes a category a rule vetoed (%s)", text);
+	free(text);
 	if (ruleset_decide(rs, "er is ingebroken", 16, &d) == 0) {
 		ok(d.model == MODEL_FORWARDED && d.nhits == 1 &&
 		    d.hits[0].nspans == 1 && d.hits[0].spans[0].start == 6 &&
