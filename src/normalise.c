@@ -222,6 +222,7 @@ normtext_free(struct normtext *nt)
 	free(nt->compact);
 	free(nt->cmap);
 	free(nt->cbound);
+	free(nt->cword);
 	memset(nt, 0, sizeof(*nt));
 }
 
@@ -242,6 +243,7 @@ normtext_reserve(struct normtext *nt, size_t need)
 	nt->compact = xrealloc(nt->compact, cap + 1);
 	nt->cmap = xrealloc(nt->cmap, cap * sizeof(uint32_t));
 	nt->cbound = xrealloc(nt->cbound, cap + 1);
+	nt->cword = xrealloc(nt->cword, cap * sizeof(uint32_t));
 	nt->cap = cap;
 }
 
@@ -514,6 +516,7 @@ build_compact(struct normtext *nt)
 	int inword = 0;
 
 	nt->clen = 0;
+	nt->ncword = 0;
 	for (size_t i = 0; i < nt->len; i++) {
 		if (nt->cls[i] != NC_WORD) {
 			if (nt->cls[i] > pending)
@@ -528,6 +531,8 @@ build_compact(struct normtext *nt)
 		}
 		nt->word[i] = (uint32_t)(w ? w - 1 : 0);
 		nt->cbound[nt->clen] = (uint8_t)pending;
+		nt->cword[nt->ncword] = (uint32_t)nt->clen;
+		nt->ncword += pending != 0;
 		pending = 0;
 		nt->cmap[nt->clen] = (uint32_t)i;
 		nt->compact[nt->clen++] = nt->text[i];

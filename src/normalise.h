@@ -50,6 +50,9 @@ struct normtext {
 	uint8_t		*cbound;	/* [0..clen]: separator before this
 					 * compact byte: 0 none, else NC_SOFT
 					 * or NC_HARD (the ends are NC_HARD) */
+	uint32_t	*cword;		/* compact offsets where a word starts
+					 * (cbound != 0), ascending */
+	size_t		 ncword;
 	size_t		 nwords;
 	size_t		 inlen;		/* bytes of the original looked at */
 	int		 truncated;	/* inlen < the message length */

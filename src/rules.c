@@ -418,6 +418,8 @@ run(const struct ruleset *rs, struct scratch *x, const char *text,
 	x->nm = 0;
 	x->ncand = 0;
 	normalise(rs->abbrev, text, len, &x->nt);
+	wordidx_scan(rs->kwidx, x->nt.compact, x->nt.cbound, x->nt.clen,
+	    x->nt.cword, x->nt.ncword, kw_hit, &c);
 	ac_scan(rs->kwac, x->nt.compact, x->nt.clen, kw_hit, &c);
 	ac_scan(rs->litac, x->nt.text, x->nt.len, lit_hit, &c);
 	for (size_t i = 0; i < rs->nalways; i++)
@@ -780,6 +782,7 @@ ruleset_free(struct ruleset *rs)
 		free(rs->files[i]);
 	free(rs->files);
 	free(rs->always);
+	wordidx_free(rs->kwidx);
 	ac_free(rs->kwac);
 	ac_free(rs->litac);
 	abbrev_free(rs->abbrev);

@@ -14,6 +14,7 @@
 #include "rules.h"
 #include "rules_ac.h"
 #include "rules_model.h"
+#include "rules_words.h"
 
 #define RULES_MAX_FILE		(4 * 1024 * 1024)
 #define RE_MAX_SUBJECT		(64 * 1024)	/* normalised bytes a regex sees */
@@ -127,7 +128,8 @@ struct ruleset {
 	size_t		  nfiles;
 	uint32_t	 *always;	/* rules evaluated for every message */
 	size_t		  nalways;
-	struct ac	 *kwac;		/* keywords over compact text */
+	struct wordidx	 *kwidx;	/* keywords over compact text, by word */
+	struct ac	 *kwac;		/* infix keywords (*kw*), compact text */
 	struct ac	 *litac;	/* regex literals over normalised text */
 	struct abbrev	 *abbrev;
 	pcre2_match_context *mctx;

@@ -887,6 +887,12 @@ cmp_u32(const void *a, const void *b)
 static void
 build_index(struct ruleset *rs)
 {
+	size_t nkw = 0;
+
+	for (size_t i = 0; i < rs->natoms; i++)
+		if (rs->atoms[i].kind == AT_KW)
+			nkw++;
+	rs->kwidx = wordidx_new(nkw);
 	rs->kwac = ac_new();
 	rs->litac = ac_new();
 	for (size_t i = 0; i < rs->nrules; i++) {
@@ -927,13 +933,18 @@ build_index(struct ruleset *rs)
 	for (size_t i = 0; i < rs->natoms; i++) {
 		struct atom *a = &rs->atoms[i];
 
-		if (a->kind == AT_KW)
-			ac_add(rs->kwac, a->pat, a->patlen, (uint32_t)i);
-		else
+		if (a->kind == AT_KW) {
+			/* infix keywords need the automaton */
+			if (wordidx_add(rs->kwidx, a->pat, a->patlen, a->joint,
+			    a->star_pre, a->star_post, (uint32_t)i) == -1)
+				ac_add(rs->kwac, a->pat, a->patlen,
+				    (uint32_t)i);
+		} else
 			for (size_t j = 0; j < a->nlits; j++)
 				ac_add(rs->litac, a->lits[j],
 				    strlen(a->lits[j]), (uint32_t)i);
 	}
+	wordidx_compile(rs->kwidx);
 	ac_compile(rs->kwac);
 	ac_compile(rs->litac);
 	/* move the index lists and condition kids into the arena */

@@ -104,6 +104,9 @@ main(void)
 	    nt.cbound[nt.clen] == NC_HARD,
 	    "separators: hyphen and space soft, comma and the ends hard");
 	ok(nt.nwords == 4, "four words counted (%zu)", nt.nwords);
+	ok(nt.ncword == 4 && nt.cword[0] == 0 && nt.cword[1] == 4 &&
+	    nt.cword[2] == 11 && nt.cword[3] == 15,
+	    "word starts in the compact text");
 
 	/* invalid UTF-8 */
 	normalise(NULL, "\xff\xfe" "abc\xc3" "\x28 \xed\xa0\x80 x\x00y", 15, &nt);

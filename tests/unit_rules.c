@@ -149,6 +149,129 @@ test_keywords(void)
 	ruleset_free(rs);
 }
 
+/* The forms a keyword takes in the word index: whole words, joins of
+ * words, prefixes, suffixes, infixes, and words of several bytes a
+ * letter. */
+static void
+test_word_forms(void)
+{
+	struct ruleset *rs;
+	struct decision d;
+	struct buf b = { 0 };
+	const char *t;
+
+	clear_dir();
+	put("w.yaml",
+	    "- id: exact\n"
+	    "  category: brand\n"
+	    "  keywords: [rookmelder]\n"
+	    "- id: three\n"
+	    "  category: verkeer\n"
+	    "  keywords: [\"groot licht aan\"]\n"
+	    "- id: joined\n"
+	    "  category: inbraak\n"
+	    "  keywords: [\"auto inbraak\"]\n"
+	    "- id: solid\n"
+	    "  category: inbraak\n"
+	    "  keywords: [autoinbraak]\n"
+	    "- id: suffix\n"
+	    "  category: diefstal\n"
+	    "  keywords: [\"*diefstal\", \"*fiets slot\"]\n"
+	    "- id: prefix\n"
+	    "  category: vandalisme\n"
+	    "  keywords: [\"graffiti*\", \"bus hokje*\"]\n"
+	    "- id: infix\n"
+	    "  category: overlast\n"
+	    "  keywords: [\"*lachgas*\"]\n"
+	    "- id: utf8\n"
+	    "  category: sociaal\n"
+	    "  keywords: [\"\xc3\xa9\xc3\xa9n caf\xc3\xa9\", \"*stra\xc3\x9f" "e\","
+	    " \"\xce\xbb\xce\xbf\xce\xb3\xce\xbf\xcf\x82*\"]\n");
+	rs = load(NULL);
+	ok(rs != NULL, "word form rules load");
+	if (rs == NULL)
+		return;
+	DEC(rs, "de ROOKMELDER piept!", "brand/normaal exact",
+	    "a whole word, any case, before punctuation");
+	DEC(rs, "rookmelders", "-/-", "a whole word: not a longer word");
+	DEC(rs, "de rookmelder", "brand/normaal exact", "... at the end");
+	DEC(rs, "groot licht aan", "verkeer/normaal three",
+	    "three words");
+	DEC(rs, "grootlicht-aan", "verkeer/normaal three",
+	    "three words as two");
+	DEC(rs, "groot lichtaan", "verkeer/normaal three",
+	    "... joined the other way");
+	DEC(rs, "grootlichtaan", "verkeer/normaal three", "... as one");
+	DEC(rs, "groot licht", "-/-", "not the first words alone");
+	DEC(rs, "groot licht. aan", "-/-", "not across a full stop");
+	DEC(rs, "met groot  licht_aan/uit", "verkeer/normaal three",
+	    "spaces, underscores and slashes are soft separators");
+	DEC(rs, "auto inbraak", "inbraak/normaal joined",
+	    "a space in a keyword matches a space...");
+	DEC(rs, "autoinbraak", "inbraak/normaal joined,solid",
+	    "... or none (and the keyword without a space only that)");
+	DEC(rs, "auto\xe2\x80\x94inbraak", "inbraak/normaal joined",
+	    "... or a dash");
+	DEC(rs, "oldtimerauto inbraak", "-/-",
+	    "a keyword without * starts at a word start");
+	DEC(rs, "woningdiefstal", "diefstal/normaal suffix",
+	    "*kw at the end of a compound");
+	DEC(rs, "Diefstal", "diefstal/normaal suffix", "... or the whole word");
+	DEC(rs, "woning-diefstal", "diefstal/normaal suffix",
+	    "... or after a hyphen");
+	DEC(rs, "diefstallen", "-/-", "*kw ends at a word end");
+	DEC(rs, "het racefietsslot", "diefstal/normaal suffix",
+	    "*kw with a space, joined");
+	DEC(rs, "het racefiets slot", "diefstal/normaal suffix",
+	    "*kw with a space, apart");
+	DEC(rs, "race fietsslot", "diefstal/normaal suffix",
+	    "*kw starting at a word start");
+	DEC(rs, "fietsslotje", "-/-", "... but ending at a word end");
+	DEC(rs, "graffitispuiters", "vandalisme/normaal prefix",
+	    "kw* at the start of a word");
+	DEC(rs, "anti-graffiti", "vandalisme/normaal prefix",
+	    "... after a hyphen");
+	DEC(rs, "antigraffiti", "-/-", "kw* starts at a word start");
+	DEC(rs, "een bushokjesruit", "vandalisme/normaal prefix",
+	    "kw* with a space, joined");
+	DEC(rs, "een bus hokjes", "vandalisme/normaal prefix",
+	    "kw* with a space, apart");
+	DEC(rs, "stadsbus hokje", "-/-", "... but from a word start");
+	DEC(rs, "veel lachgaspatronen", "overlast/normaal infix",
+	    "*kw* inside a word");
+	DEC(rs, "slagroomlachgas", "overlast/normaal infix", "... at its end");
+	DEC(rs, "\xc3\x89\xc3\x89N-CAF\xc3\x89", "sociaal/normaal utf8",
+	    "accented letters of several bytes, upper case, hyphen");
+	DEC(rs, "een cafe", "sociaal/normaal utf8", "... accents stripped");
+	DEC(rs, "Hauptstrasse", "sociaal/normaal utf8",
+	    "*kw with a sharp s in the keyword");
+	DEC(rs, "\xce\x9b\xce\x9f\xce\x93\xce\x9f\xce\xa3\xce\xa4\xce\x99",
+	    "sociaal/normaal utf8", "kw* over Greek letters, final sigma");
+	DEC(rs, "\xce\xb1\xce\xbb\xce\xbf\xce\xb3\xce\xbf\xcf\x82", "-/-",
+	    "... from a word start only");
+
+	/* every occurrence, in order, up to eight a keyword */
+	for (int i = 0; i < 10; i++)
+		buf_puts(&b, "auto-inbraak ");
+	t = b.data;
+	ruleset_decide(rs, t, strlen(t), &d);
+	ok(d.nhits == 1 && d.hits[0].nspans == 8 &&
+	    d.hits[0].spans[0].start == 0 && d.hits[0].spans[0].end == 12 &&
+	    d.hits[0].spans[7].start == 91 && d.hits[0].spans[7].end == 103,
+	    "the first eight occurrences are the spans");
+	decision_clear(&d);
+	buf_free(&b);
+	t = "Zag een auto  inbraak, een woningdiefstal";
+	ruleset_decide(rs, t, strlen(t), &d);
+	ok(d.nhits == 2 && d.hits[0].nspans == 1 &&
+	    d.hits[0].spans[0].start == 8 && d.hits[0].spans[0].end == 21 &&
+	    d.hits[1].nspans == 1 && d.hits[1].spans[0].start == 33 &&
+	    d.hits[1].spans[0].end == 41,
+	    "spans of words joined and of a suffix in the original text");
+	decision_clear(&d);
+	ruleset_free(rs);
+}
+
 static void
 test_conditions(void)
 {
@@ -573,6 +696,7 @@ main(void)
 		return 1;
 	}
 	test_keywords();
+	test_word_forms();
 	test_conditions();
 	test_cues();
 	test_errors();
