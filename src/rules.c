@@ -88,6 +88,9 @@ struct scratch {
 	uint32_t		*cand;
 	size_t			 ncand;
 	uint8_t			*fired;		/* per candidate */
+	uint32_t		*mgen;		/* per list or fragment: its value
+					 * is mval if == gen */
+	uint8_t			*mval;
 	pcre2_match_data	*md;
 };
 
@@ -119,6 +122,8 @@ scratch_get(const struct ruleset *rs0)
 	x->rgen = xcalloc(rs->nrules + 1, sizeof(uint32_t));
 	x->cand = xcalloc(rs->nrules + 1, sizeof(uint32_t));
 	x->fired = xcalloc(rs->nrules + 1, 1);
+	x->mgen = xcalloc(rs->nmemo + 1, sizeof(uint32_t));
+	x->mval = xcalloc(rs->nmemo + 1, 1);
 	x->md = pcre2_match_data_create(1, NULL);
 	if (x->md == NULL)
 		fatalx("out of memory");
@@ -137,6 +142,8 @@ scratch_free(struct scratch *x)
 	free(x->rgen);
 	free(x->cand);
 	free(x->fired);
+	free(x->mgen);
+	free(x->mval);
 	pcre2_match_data_free(x->md);
 	free(x);
 }
@@ -360,7 +367,7 @@ within(struct dctx *c, const struct cond *k)
 }
 
 static int
-eval(struct dctx *c, const struct cond *k)
+eval_cond(struct dctx *c, const struct cond *k)
 {
 	size_t i;
 	int n;
@@ -394,6 +401,24 @@ eval(struct dctx *c, const struct cond *k)
 	return 0;
 }
 
+/* Whether k holds for the message; a list or fragment is evaluated once
+ * and remembered, however many rules refer to it. */
+static int
+eval(struct dctx *c, const struct cond *k)
+{
+	struct scratch *x = c->x;
+	int v;
+
+	if (k->memo == 0)
+		return eval_cond(c, k);
+	if (x->mgen[k->memo - 1] == x->gen)
+		return x->mval[k->memo - 1];
+	v = eval_cond(c, k);
+	x->mgen[k->memo - 1] = x->gen;
+	x->mval[k->memo - 1] = (uint8_t)v;
+	return v;
+}
+
 static int
 cmp_u32(const void *a, const void *b)
 {
@@ -413,6 +438,7 @@ run(const struct ruleset *rs, struct scratch *x, const char *text,
 	if (++x->gen == 0) {
 		memset(x->agen, 0, rs->natoms * sizeof(uint32_t));
 		memset(x->rgen, 0, rs->nrules * sizeof(uint32_t));
+		memset(x->mgen, 0, rs->nmemo * sizeof(uint32_t));
 		x->gen = 1;
 	}
 	x->nm = 0;

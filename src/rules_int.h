@@ -62,6 +62,9 @@ enum cond_type { CT_ATOM, CT_ALL, CT_ANY, CT_NONE, CT_ATLEAST, CT_WITHIN };
 struct cond {
 	enum cond_type	  type;
 	uint32_t	  atom;		/* CT_ATOM */
+	uint32_t	  memo;		/* a list or fragment: its value is
+					 * kept per message in slot memo - 1;
+					 * 0 for other conditions */
 	int		  n;		/* CT_ATLEAST: n; CT_WITHIN: words */
 	struct cond	**kids;
 	size_t		  nkids;
@@ -124,6 +127,7 @@ struct ruleset {
 	size_t		  natoms;
 	struct cond	**conds;	/* every cond, for freeing */
 	size_t		  nconds;
+	uint32_t	  nmemo;	/* lists and fragments (cond memo) */
 	char		**files;	/* file names rules point into */
 	size_t		  nfiles;
 	uint32_t	 *always;	/* rules evaluated for every message */

@@ -616,8 +616,12 @@ resolve_ref(struct lctx *c, const char *file, const struct ynode *n)
 	} else
 		k = parse_condset(c, df->file, df->node, n->str, frag_keys);
 	df->busy = k == NULL ? 2 : 0;
-	if (k != NULL)
+	if (k != NULL) {
 		k->label = arena_strdup(&c->rs->arena, n->str);
+		/* shared by every rule that refers to it: evaluated once a
+		 * message */
+		k->memo = ++c->rs->nmemo;
+	}
 	df->cond = k;
 	return k;
 }

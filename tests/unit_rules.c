@@ -334,6 +334,53 @@ test_conditions(void)
 	ruleset_free(rs);
 }
 
+/* A list or fragment that many rules refer to is evaluated once a
+ * message; its value must not leak into the next message. */
+static void
+test_shared(void)
+{
+	struct ruleset *rs;
+
+	clear_dir();
+	put("s.yaml",
+	    "- list: nu\n"
+	    "  keywords: [nu, \"op dit moment\", \"/\\\\bzojuist\\\\b/\"]\n"
+	    "- fragment: bezig\n"
+	    "  any: [\"@nu\", \"/\\\\bbezig\\\\b/\"]\n"
+	    "  unless: [gisteren]\n"
+	    "- id: inbraak\n"
+	    "  category: inbraak\n"
+	    "  keywords: [inbraak]\n"
+	    "  all: [\"@bezig\"]\n"
+	    "- id: brand\n"
+	    "  category: brand\n"
+	    "  keywords: [brand]\n"
+	    "  all: [\"@bezig\"]\n"
+	    "- id: ruzie\n"
+	    "  category: geweld\n"
+	    "  keywords: [ruzie]\n"
+	    "  unless: [\"@nu\"]\n"
+	    "- cue: spoed\n"
+	    "  raise: spoed\n"
+	    "  all: [\"@nu\"]\n");
+	rs = load(NULL);
+	ok(rs != NULL, "shared list and fragment load");
+	if (rs == NULL)
+		return;
+	DEC(rs, "inbraak en brand, nu", "inbraak/spoed inbraak,brand",
+	    "a list true for two rules and a cue");
+	DEC(rs, "inbraak en brand", "-/-", "... and false in the next message");
+	DEC(rs, "brand zojuist, ruzie", "brand/spoed brand",
+	    "a regex in a list, through a fragment and an unless");
+	DEC(rs, "ruzie op straat", "geweld/normaal ruzie",
+	    "... false again for the unless");
+	DEC(rs, "inbraak, nog bezig", "inbraak/normaal inbraak",
+	    "a fragment true without the list");
+	DEC(rs, "inbraak gisteren, nu bezig", "-/-",
+	    "a fragment's unless");
+	ruleset_free(rs);
+}
+
 static void
 test_cues(void)
 {
@@ -698,6 +745,7 @@ main(void)
 	test_keywords();
 	test_word_forms();
 	test_conditions();
+	test_shared();
 	test_cues();
 	test_errors();
 	test_hostile();
