@@ -305,6 +305,15 @@ atom_true(struct dctx *c, uint32_t id)
 
 static int eval(struct dctx *, const struct cond *);
 
+/* Whether k is a keyword or regex the prefilter did not see in this
+ * message: false without asking atom_true (the common case in long
+ * lists). */
+static inline int
+unseen(const struct scratch *x, const struct cond *k)
+{
+	return k->type == CT_ATOM && !k->lazy && x->agen[k->atom] != x->gen;
+}
+
 /* Word numbers of the matches under k (not under a negation). */
 static void
 collect_words(struct dctx *c, const struct cond *k, uint32_t *w, size_t *n,
@@ -312,7 +321,7 @@ collect_words(struct dctx *c, const struct cond *k, uint32_t *w, size_t *n,
 {
 	struct scratch *x = c->x;
 
-	if (k->type == CT_NONE)
+	if (k->type == CT_NONE || unseen(x, k))
 		return;
 	if (k->type == CT_ATOM) {
 		if (!atom_true(c, k->atom))
@@ -369,6 +378,7 @@ within(struct dctx *c, const struct cond *k)
 static int
 eval_cond(struct dctx *c, const struct cond *k)
 {
+	const struct scratch *x = c->x;
 	size_t i;
 	int n;
 
@@ -377,22 +387,23 @@ eval_cond(struct dctx *c, const struct cond *k)
 		return atom_true(c, k->atom);
 	case CT_ALL:
 		for (i = 0; i < k->nkids; i++)
-			if (!eval(c, k->kids[i]))
+			if (unseen(x, k->kids[i]) || !eval(c, k->kids[i]))
 				return 0;
 		return 1;
 	case CT_ANY:
 		for (i = 0; i < k->nkids; i++)
-			if (eval(c, k->kids[i]))
+			if (!unseen(x, k->kids[i]) && eval(c, k->kids[i]))
 				return 1;
 		return 0;
 	case CT_NONE:
 		for (i = 0; i < k->nkids; i++)
-			if (eval(c, k->kids[i]))
+			if (!unseen(x, k->kids[i]) && eval(c, k->kids[i]))
 				return 0;
 		return 1;
 	case CT_ATLEAST:
 		for (i = 0, n = 0; i < k->nkids; i++)
-			if (eval(c, k->kids[i]) && ++n >= k->n)
+			if (!unseen(x, k->kids[i]) && eval(c, k->kids[i]) &&
+			    ++n >= k->n)
 				return 1;
 		return 0;
 	case CT_WITHIN:
@@ -480,7 +491,7 @@ collect_spans(struct dctx *c, const struct cond *k, struct span *sp,
 {
 	struct scratch *x = c->x;
 
-	if (k->type == CT_NONE)
+	if (k->type == CT_NONE || unseen(x, k))
 		return;
 	if (k->type == CT_ATOM) {
 		if (!atom_true(c, k->atom))

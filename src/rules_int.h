@@ -60,7 +60,9 @@ struct atom {
 enum cond_type { CT_ATOM, CT_ALL, CT_ANY, CT_NONE, CT_ATLEAST, CT_WITHIN };
 
 struct cond {
-	enum cond_type	  type;
+	uint8_t		  type;		/* enum cond_type */
+	uint8_t		  lazy;		/* CT_ATOM: a regex without literals,
+					 * false only once it has run */
 	uint32_t	  atom;		/* CT_ATOM */
 	uint32_t	  memo;		/* a list or fragment: its value is
 					 * kept per message in slot memo - 1;

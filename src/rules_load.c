@@ -202,7 +202,7 @@ cond_new(struct lctx *c, enum cond_type t, const struct ynode *at,
 	struct ruleset *rs = c->rs;
 	struct cond *k = arena_alloc(&rs->arena, sizeof(*k));
 
-	k->type = t;
+	k->type = (uint8_t)t;
 	k->label = t == CT_ATOM ? NULL : arena_strdup(&rs->arena,
 	    label ? label : "");
 	if (at) {
@@ -404,6 +404,8 @@ parse_item(struct lctx *c, const char *file, const struct ynode *n)
 		return NULL;
 	k = cond_new(c, CT_ATOM, n, n->str);
 	k->atom = idx;
+	k->lazy = c->rs->atoms[idx].kind == AT_RE &&
+	    c->rs->atoms[idx].nlits == 0;
 	return k;
 }
 
