@@ -27,6 +27,7 @@ struct def {
 	const char		*file;
 	struct cond		*cond;
 	int			 busy;
+	unsigned		 seen;		/* refs_known pass */
 };
 
 struct pending {
@@ -56,6 +57,7 @@ struct lctx {
 	size_t		  ntrees;
 	int		  depth;
 	size_t		  njit;
+	unsigned	  epoch;	/* refs_known pass */
 };
 
 static uint32_t
@@ -628,6 +630,44 @@ resolve_ref(struct lctx *c, const char *file, const struct ynode *n)
 	return k;
 }
 
+static int conds_refs_known(struct lctx *, const struct ynode *);
+
+/* Whether every list or fragment that n refers to, directly or through
+ * other lists and fragments, has been read already. */
+static int
+refs_known(struct lctx *c, const struct ynode *n)
+{
+	struct def *df;
+	uint32_t i;
+
+	if (n->type != YN_SCALAR) {
+		for (size_t j = 0; j < n->n; j++)
+			if (!refs_known(c, n->items[j]))
+				return 0;
+		return 1;
+	}
+	if (n->str[0] != '@')
+		return 1;
+	if (smap_get(&c->defmap, n->str + 1, &i) == -1)
+		return 0;
+	df = &c->defs[i];
+	if (df->cond != NULL || df->busy || df->seen == c->epoch)
+		return 1;
+	df->seen = c->epoch;
+	return conds_refs_known(c, df->node);
+}
+
+/* The same for the conditions of a rule, list or fragment. */
+static int
+conds_refs_known(struct lctx *c, const struct ynode *m)
+{
+	for (size_t j = 0; j < m->n; j++)
+		if (key_allowed(m->keys[j]->str, cond_keys) &&
+		    !refs_known(c, m->items[j]))
+			return 0;
+	return 1;
+}
+
 static const char *
 scalar(struct lctx *c, const char *file, const struct ynode *n,
     const char *what)
@@ -1093,6 +1133,22 @@ collect(struct lctx *c, const char *file, const struct ynode *root)
 	}
 }
 
+/* Appends from's diagnostics to d, emptying from. */
+static void
+diag_append(struct diag *d, struct diag *from)
+{
+	if (from->n > 0) {
+		d->msgs = xrealloc(d->msgs, (d->n + from->n) *
+		    sizeof(*d->msgs));
+		memcpy(d->msgs + d->n, from->msgs, from->n * sizeof(*d->msgs));
+		d->n += from->n;
+	}
+	d->nerrors += from->nerrors;
+	d->nwarnings += from->nwarnings;
+	free(from->msgs);
+	memset(from, 0, sizeof(*from));
+}
+
 /* Loads every rule file under dir; caller frees with ruleset_free. */
 struct ruleset *
 ruleset_load(const char *dir, struct diag *d)
@@ -1102,8 +1158,10 @@ ruleset_load(const char *dir, struct diag *d)
 	DIR *dp;
 	struct dirent *de;
 	char **names = NULL, *path;
-	size_t nnames = 0;
+	size_t nnames = 0, ncomp = 0;
 	size_t errs0 = d->nerrors;
+	struct diag dc = { 0 };		/* compiling's, after reading's */
+	int wait = 0;
 
 	rs = xcalloc(1, sizeof(*rs));
 	rs->threshold = DEFAULT_THRESHOLD;
@@ -1143,6 +1201,7 @@ ruleset_load(const char *dir, struct diag *d)
 	free(path);
 	for (size_t i = 0; i < nnames; i++) {
 		struct ynode *root;
+		size_t ndefs0 = c.ndefs;
 
 		path = xasprintf("%s/%s", dir, names[i]);
 		rs->files = xrealloc(rs->files,
@@ -1151,12 +1210,37 @@ ruleset_load(const char *dir, struct diag *d)
 		root = yaml_load_file(path, RULES_MAX_FILE, d);
 		if (root == NULL)
 			continue;
+		collect(&c, path, root);
+		/*
+		 * Rules compile in file order, as soon as every list and
+		 * fragment they refer to has been read: then the tree of a
+		 * file without lists or fragments is freed at once, and a
+		 * big rule set is never all in memory as YAML. A rule that
+		 * refers to a name not read yet waits for the end, and
+		 * every rule after it too. Compiling's diagnostics go after
+		 * all of reading's, as if compiling came last.
+		 */
+		c.d = &dc;
+		while (!wait && ncomp < c.npend) {
+			c.epoch++;
+			if (!conds_refs_known(&c, c.pend[ncomp].node))
+				wait = 1;
+			else
+				compile_rule(&c, &c.pend[ncomp++]);
+		}
+		c.d = d;
+		if (ncomp == c.npend && c.ndefs == ndefs0) {
+			ynode_free(root);
+			continue;
+		}
 		c.trees = xrealloc(c.trees, (c.ntrees + 1) * sizeof(*c.trees));
 		c.trees[c.ntrees++] = root;
-		collect(&c, path, root);
 	}
-	for (size_t i = 0; i < c.npend; i++)
-		compile_rule(&c, &c.pend[i]);
+	c.d = &dc;
+	while (ncomp < c.npend)
+		compile_rule(&c, &c.pend[ncomp++]);
+	c.d = d;
+	diag_append(d, &dc);
 	/* lists and fragments nobody used still get checked */
 	for (size_t i = 0; i < c.ndefs; i++)
 		if (c.defs[i].cond == NULL && !c.defs[i].busy) {

@@ -454,6 +454,48 @@ test_errors(void)
 		printf("# %s", errs);
 	free(errs);
 
+	/* rules compile as files are read; diagnostics keep their order */
+	clear_dir();
+	put("a.yaml",
+	    "- id: vroeg\n"
+	    "  category: brand\n"
+	    "  keywords: [\"@later\", q]\n");
+	put("b.yaml",
+	    "- id: midden\n"
+	    "  category: brand\n"
+	    "  keywords: [w]\n");
+	put("z.yaml",
+	    "- list: later\n"
+	    "  keywords: [rook]\n"
+	    "- colour: red\n");
+	rs = load(&errs);
+	ok(rs == NULL && strcmp(errs, "z.yaml:3:3: an entry needs id, cue, "
+	    "list, fragment or settings\n"
+	    "a.yaml:3:24: keyword \"q\" is too short\n"
+	    "b.yaml:3:14: keyword \"w\" is too short\n") == 0,
+	    "reading's errors come before compiling's, each in file order");
+	if (tap_failed)
+		printf("# %s", errs);
+	free(errs);
+	put("z.yaml",
+	    "- list: later\n"
+	    "  keywords: [rook]\n");
+	put("a.yaml",
+	    "- id: vroeg\n"
+	    "  category: brand\n"
+	    "  keywords: [\"@later\"]\n");
+	put("b.yaml",
+	    "- id: midden\n"
+	    "  category: brand\n"
+	    "  keywords: [vuur]\n");
+	rs = load(NULL);
+	ok(rs != NULL, "a rule may refer to a list in a later file");
+	if (rs != NULL) {
+		DEC(rs, "rook en vuur", "brand/normaal vroeg,midden",
+		    "... and both rules work, in file order");
+		ruleset_free(rs);
+	}
+
 	clear_dir();
 	put("loop.yaml",
 	    "- fragment: a\n"
