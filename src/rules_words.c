@@ -266,8 +266,9 @@ wtab_build(struct wtab *t, const struct wkey *keys, size_t n, int bwd)
 		    k->len < t->mininner))
 			t->mininner = k->len;
 	}
-	/* slots: a power of two, at most half full */
-	for (lg = 4, size = 16; size < 2 * (size_t)nent; lg++, size *= 2)
+	/* slots: a power of two, at most 3/4 full (the bitmap keeps most
+	 * look-ups of absent keys away from the table) */
+	for (lg = 4, size = 16; size * 3 < 4 * (size_t)nent; lg++, size *= 2)
 		;
 	t->slots = xcalloc(size, sizeof(*t->slots));
 	t->mask = (uint32_t)(size - 1);
