@@ -794,26 +794,18 @@ ruleset_free(struct ruleset *rs)
 	}
 	/* ids, titles, examples' text, conditions, atom strings and the
 	 * index lists live in the arena */
-	for (size_t i = 0; i < rs->nrules; i++) {
-		if (!rs->compacted)
-			free(rs->rules[i].trigger);
-	}
 	free(rs->rules);
 	for (size_t i = 0; i < rs->natoms; i++) {
 		struct atom *a = &rs->atoms[i];
 
-		if (a->re)
-			pcre2_code_free(a->re);
+		if (a->kind != AT_RE)
+			continue;
+		pcre2_code_free(a->re);
 		for (size_t j = 0; j < a->nlits; j++)
 			free(a->lits[j]);
 		free(a->lits);
-		if (!rs->compacted)
-			free(a->rules);
 	}
 	free(rs->atoms);
-	for (size_t i = 0; i < rs->nconds; i++)
-		free(rs->conds[i]->kids);	/* not compacted yet */
-	free(rs->conds);
 	arena_free(&rs->arena);
 	for (size_t i = 0; i < rs->nfiles; i++)
 		free(rs->files[i]);
@@ -885,7 +877,7 @@ list_items(const struct ruleset *rs, const struct cond *k, struct buf *b)
 		    kid->label : "{...}");
 	}
 	if (k->nkids > 6)
-		buf_printf(b, ", ... (%zu in all)", k->nkids);
+		buf_printf(b, ", ... (%u in all)", k->nkids);
 }
 
 /* The word model's line in an explanation: its three likeliest classes

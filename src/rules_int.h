@@ -36,23 +36,31 @@
 
 enum atom_kind { AT_KW, AT_RE };
 
+/* A keyword or a regex; the fields of the other kind share memory, so
+ * look at kind first. */
 struct atom {
 	uint8_t		 kind;		/* enum atom_kind */
 	uint8_t		 star_pre, star_post;
 	uint8_t		 jit;
-	uint32_t	 patlen;
+	union {
+		uint32_t patlen;	/* keywords */
+		uint32_t nlits;		/* regexes */
+	};
 	char		*src;		/* as the moderator wrote it */
-	/* keywords */
-	char		*pat;		/* compact normalised form */
-	uint8_t		*joint;		/* [0..patlen]: separator allowed */
-	/* regexes */
-	pcre2_code	*re;
-	char		**lits;		/* required literals (any of) */
-	uint32_t	 nlits;
+	union {
+		struct {		/* keywords */
+			char	*pat;	/* compact normalised form */
+			uint8_t	*joint;	/* [0..patlen]: separator allowed */
+		};
+		struct {		/* regexes */
+			pcre2_code *re;
+			char	**lits;	/* required literals (any of) */
+		};
+	};
 	/* rules (indexes) whose trigger contains this atom */
 	uint32_t	 nrules;
-	uint32_t	*rules;
 	_Atomic uint32_t limit_hits;
+	uint32_t	*rules;
 	int		 line, col;
 	const char	*file;
 };
@@ -68,10 +76,9 @@ struct cond {
 					 * kept per message in slot memo - 1;
 					 * 0 for other conditions */
 	int		  n;		/* CT_ATLEAST: n; CT_WITHIN: words */
-	struct cond	**kids;
-	size_t		  nkids;
-	char		 *label;	/* for explain: "keywords", "@name" */
-	int		  line, col;
+	uint32_t	  nkids, kcap;
+	struct cond	**kids;		/* room for kcap */
+	const char	 *label;	/* for explain: "keywords", "@name" */
 };
 
 struct example {
@@ -122,13 +129,10 @@ void arena_free(struct arena *a);
 
 struct ruleset {
 	struct arena	  arena;	/* conds, strings, index lists */
-	int		  compacted;	/* cond kids moved into the arena */
 	struct rule	 *rules;
 	size_t		  nrules;
 	struct atom	 *atoms;
 	size_t		  natoms;
-	struct cond	**conds;	/* every cond, for freeing */
-	size_t		  nconds;
 	uint32_t	  nmemo;	/* lists and fragments (cond memo) */
 	char		**files;	/* file names rules point into */
 	size_t		  nfiles;

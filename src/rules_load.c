@@ -12,6 +12,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "log.h"
 #include "rules_int.h"
 #include "yamltree.h"
 
@@ -196,30 +197,45 @@ arena_free(struct arena *a)
 	memset(a, 0, sizeof(*a));
 }
 
-/* A new condition, owned by the rule set's arena. */
+static const char *const cond_keys[] = {
+	"keywords", "all", "any", "not", "unless", "at-least", "within", NULL
+};
+
+/* label as a static string if it is a condition key, else a copy in the
+ * arena. */
+static const char *
+cond_label(struct lctx *c, const char *label)
+{
+	for (const char *const *p = cond_keys; *p != NULL; p++)
+		if (strcmp(*p, label) == 0)
+			return *p;
+	if (strcmp(label, "{...}") == 0)
+		return "{...}";
+	return arena_strdup(&c->rs->arena, label);
+}
+
+/* A new condition with room for maxkids kids, owned by the rule set's
+ * arena. */
 static struct cond *
-cond_new(struct lctx *c, enum cond_type t, const struct ynode *at,
-    const char *label)
+cond_new(struct lctx *c, enum cond_type t, const char *label,
+    size_t maxkids)
 {
 	struct ruleset *rs = c->rs;
 	struct cond *k = arena_alloc(&rs->arena, sizeof(*k));
 
 	k->type = (uint8_t)t;
-	k->label = t == CT_ATOM ? NULL : arena_strdup(&rs->arena,
-	    label ? label : "");
-	if (at) {
-		k->line = at->line;
-		k->col = at->col;
-	}
-	rs->conds = xrealloc(rs->conds, (rs->nconds + 1) * sizeof(*rs->conds));
-	rs->conds[rs->nconds++] = k;
+	k->label = t == CT_ATOM ? NULL : cond_label(c, label ? label : "");
+	if (maxkids > 0)
+		k->kids = arena_alloc(&rs->arena, maxkids * sizeof(*k->kids));
+	k->kcap = (uint32_t)maxkids;
 	return k;
 }
 
 static void
 cond_add(struct cond *k, struct cond *kid)
 {
-	k->kids = xrealloc(k->kids, (k->nkids + 1) * sizeof(*k->kids));
+	if (k->nkids == k->kcap)
+		fatalx("cond_add: no room");
 	k->kids[k->nkids++] = kid;
 }
 
@@ -374,10 +390,6 @@ static struct cond *parse_condset(struct lctx *, const char *,
 static struct cond *resolve_ref(struct lctx *, const char *,
     const struct ynode *);
 
-static const char *const cond_keys[] = {
-	"keywords", "all", "any", "not", "unless", "at-least", "within", NULL
-};
-
 /* One item of a condition list: keyword, /regex/, @name or a mapping. */
 static struct cond *
 parse_item(struct lctx *c, const char *file, const struct ynode *n)
@@ -404,7 +416,7 @@ parse_item(struct lctx *c, const char *file, const struct ynode *n)
 			return NULL;
 	} else if (keyword_atom(c, file, n, &idx) == -1)
 		return NULL;
-	k = cond_new(c, CT_ATOM, n, n->str);
+	k = cond_new(c, CT_ATOM, n->str, 0);
 	k->atom = idx;
 	k->lazy = c->rs->atoms[idx].kind == AT_RE &&
 	    c->rs->atoms[idx].nlits == 0;
@@ -416,7 +428,8 @@ static struct cond *
 parse_list(struct lctx *c, const char *file, const struct ynode *n,
     enum cond_type t, const char *label)
 {
-	struct cond *k = cond_new(c, t, n, label), *kid;
+	struct cond *k = cond_new(c, t, label, n->type == YN_SEQ ? n->n : 1),
+	    *kid;
 	int bad = 0;
 
 	if (n->type != YN_SEQ) {
@@ -477,7 +490,7 @@ parse_counted(struct lctx *c, const char *file, const struct ynode *n,
 	k->n = (int)v;
 	if (t == CT_ATLEAST && (size_t)v > k->nkids) {
 		diag_error(c->d, file, nv->line, nv->col,
-		    "at-least %ld of only %zu", v, k->nkids);
+		    "at-least %ld of only %u", v, k->nkids);
 		return NULL;
 	}
 	if (t == CT_WITHIN && k->nkids < 2) {
@@ -503,7 +516,7 @@ static struct cond *
 parse_condset(struct lctx *c, const char *file, const struct ynode *m,
     const char *label, const char *const *extra)
 {
-	struct cond *all = cond_new(c, CT_ALL, m, label), *k;
+	struct cond *all = cond_new(c, CT_ALL, label, m->n), *k;
 	int bad = 0, npos = 0;
 
 	if (++c->depth > MAX_DEPTH) {
@@ -535,7 +548,9 @@ parse_condset(struct lctx *c, const char *file, const struct ynode *m,
 			k = parse_counted(c, file, v, CT_ATLEAST, key);
 		else if (strcmp(key, "within") == 0) {
 			if (v->type == YN_SEQ) {
-				struct cond *w = cond_new(c, CT_ALL, v, key);
+				struct cond *w = cond_new(c, CT_ALL, key,
+				    v->n);
+
 				for (size_t j = 0; j < v->n; j++) {
 					k = parse_counted(c, file, v->items[j],
 					    CT_WITHIN, key);
@@ -968,11 +983,22 @@ build_index(struct ruleset *rs)
 			free(r->trigger);
 			r->trigger = t;
 		}
-		for (size_t j = 0; j < n; j++) {
+		for (size_t j = 0; j < n; j++)
+			rs->atoms[r->trigger[j]].nrules++;
+	}
+	/* each atom's list of the rules it triggers, in rule order */
+	for (size_t i = 0; i < rs->natoms; i++) {
+		struct atom *a = &rs->atoms[i];
+
+		a->rules = arena_alloc(&rs->arena, a->nrules * sizeof(uint32_t));
+		a->nrules = 0;
+	}
+	for (size_t i = 0; i < rs->nrules; i++) {
+		const struct rule *r = &rs->rules[i];
+
+		for (size_t j = 0; j < r->ntrigger; j++) {
 			struct atom *a = &rs->atoms[r->trigger[j]];
 
-			a->rules = xrealloc(a->rules,
-			    (a->nrules + 1) * sizeof(uint32_t));
 			a->rules[a->nrules++] = (uint32_t)i;
 		}
 	}
@@ -993,31 +1019,6 @@ build_index(struct ruleset *rs)
 	wordidx_compile(rs->kwidx);
 	ac_compile(rs->kwac);
 	ac_compile(rs->litac);
-	/* move the index lists and condition kids into the arena */
-	for (size_t i = 0; i < rs->natoms; i++) {
-		struct atom *a = &rs->atoms[i];
-		uint32_t *l = arena_alloc(&rs->arena,
-		    a->nrules * sizeof(uint32_t));
-
-		if (a->nrules > 0)
-			memcpy(l, a->rules, a->nrules * sizeof(uint32_t));
-		free(a->rules);
-		a->rules = l;
-	}
-	for (size_t i = 0; i < rs->nconds; i++) {
-		struct cond *k = rs->conds[i];
-		struct cond **kids = arena_alloc(&rs->arena,
-		    k->nkids * sizeof(*kids));
-
-		if (k->nkids > 0)
-			memcpy(kids, k->kids, k->nkids * sizeof(*kids));
-		free(k->kids);
-		k->kids = kids;
-	}
-	free(rs->conds);
-	rs->conds = NULL;
-	rs->nconds = 0;
-	rs->compacted = 1;
 }
 
 static int
@@ -1257,9 +1258,8 @@ ruleset_load(const char *dir, struct diag *d)
 		}
 	if (rs->nrules == 0 && d->nerrors == errs0)
 		diag_error(d, dir, 0, 0, "no rules (*.yaml, *.yml, *.rules)");
-	if (d->nerrors == errs0)
-		build_index(rs);
 fail:
+	/* what only loading needed goes before the index is built */
 	for (size_t i = 0; i < nnames; i++)
 		free(names[i]);
 	free(names);
@@ -1277,6 +1277,7 @@ fail:
 		ruleset_free(rs);
 		return NULL;
 	}
+	build_index(rs);
 	rs->mctx = pcre2_match_context_create(NULL);
 	pcre2_set_match_limit(rs->mctx, RE_MATCH_LIMIT);
 	pcre2_set_depth_limit(rs->mctx, RE_DEPTH_LIMIT);
