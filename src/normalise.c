@@ -390,7 +390,8 @@ emit_bytes(struct nstate *st, const char *b, size_t n, int cls,
 		st->full = 1;
 		return;
 	}
-	normtext_reserve(nt, nt->len + n + 1);
+	if (nt->len + n + 1 > nt->cap)
+		normtext_reserve(nt, nt->len + n + 1);
 	for (size_t i = 0; i < n; i++) {
 		nt->text[nt->len] = b[i];
 		nt->ostart[nt->len] = os;
@@ -508,6 +509,61 @@ emit_cp(struct nstate *st, int32_t cp, uint32_t os, uint32_t oe)
 	emit_bytes(st, b, n, cls, os, oe);
 }
 
+/* emit_cp for an ASCII code point, the common case, without the Unicode
+ * look-ups: the same steps in the same order. */
+static inline void
+emit_ascii(struct nstate *st, int32_t cp, uint32_t os)
+{
+	struct normtext *nt = st->nt;
+	char b;
+	int cls;
+
+	if (cp <= ' ' || cp == 0x7f) {
+		run_end(st);
+		word_end(st);
+		if (st->last_space) {
+			extend_last(st, os + 1);
+			return;
+		}
+		st->last_space = 1;
+		emit_bytes(st, " ", 1, NC_SOFT, os, os + 1);
+		return;
+	}
+	st->last_space = 0;
+	if (cp >= 'A' && cp <= 'Z')
+		cp += 'a' - 'A';
+	if (cp >= 'a' && cp <= 'z') {
+		cls = NC_WORD;
+		if (st->word_start == SIZE_MAX)
+			st->word_start = nt->len;
+		if (cp == st->run_cp) {
+			if (++st->run_len >= 3) {
+				extend_last(st, os + 1);
+				return;
+			}
+			st->run_pos[1] = nt->len;
+		} else {
+			run_end(st);
+			st->run_cp = cp;
+			st->run_len = 1;
+			st->run_pos[0] = nt->len;
+		}
+	} else if (cp >= '0' && cp <= '9') {
+		cls = NC_WORD;
+		if (st->word_start == SIZE_MAX)
+			st->word_start = nt->len;
+		run_end(st);
+	} else {
+		cls = cp == '-' || cp == '\'' || cp == '_' || cp == '/' ?
+		    NC_SOFT : NC_HARD;
+		run_end(st);
+		word_end(st);
+	}
+	st->run_clen = 1;
+	b = (char)cp;
+	emit_bytes(st, &b, 1, cls, os, os + 1);
+}
+
 static void
 build_compact(struct normtext *nt)
 {
@@ -572,7 +628,7 @@ normalise(const struct abbrev *ab, const char *in, size_t len,
 		uint32_t os = (uint32_t)i;
 
 		if (p[i] < 0x80) {
-			emit_cp(&st, p[i], os, os + 1);
+			emit_ascii(&st, p[i], os);
 			i++;
 			continue;
 		}
