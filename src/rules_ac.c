@@ -57,6 +57,9 @@ struct ac {
  * to a shallow state quickly). */
 #define DFA_MAX		(2u * 1024 * 1024)
 #define DFA_PART	(768u * 1024)
+/* In a DFA entry: the target state has output (its own or on its
+ * dictionary chain), so a scan need not look at the state itself. */
+#define DFA_OUT		0x80000000u
 
 /* Empty automaton; caller frees with ac_free. */
 struct ac *
@@ -231,7 +234,7 @@ build_dfa(struct ac *ac, size_t n)
 	ac->ncls = 1;
 	for (int c = 0; c < 256; c++)
 		ac->cls[c] = seen[c] ? (uint8_t)ac->ncls++ : 0;
-	if (ac->ncls > 255)
+	if (ac->ncls > 255 || ac->nnodes >= DFA_OUT)
 		return;
 	rows = ac->nnodes;
 	if (rows * ac->ncls * sizeof(uint32_t) > DFA_MAX)
@@ -252,8 +255,13 @@ build_dfa(struct ac *ac, size_t n)
 			memcpy(row, ac->dfa + (size_t)nd->fail * ac->ncls,
 			    ac->ncls * sizeof(uint32_t));
 		edges(ac, (uint32_t)u, &lo, &hi);
-		for (size_t i = lo; i < hi; i++)
-			row[ac->cls[ac->elabel[i]]] = ac->etarget[i];
+		for (size_t i = lo; i < hi; i++) {
+			uint32_t v = ac->etarget[i];
+
+			row[ac->cls[ac->elabel[i]]] = v |
+			    (ac->nodes[v].out != NONE ||
+			    ac->nodes[v].dict != NONE ? DFA_OUT : 0);
+		}
 	}
 }
 
@@ -364,9 +372,18 @@ ac_scan(const struct ac *ac, const char *text, size_t n,
 					break;
 				u = ac->nodes[u].fail;
 			}
-			u = u >= nrows ? t : dfa[(size_t)u * nc + cls[c]];
-			if (ac->nodes[u].out == NONE && ac->nodes[u].dict == NONE)
-				continue;
+			if (u < nrows) {
+				uint32_t v = dfa[(size_t)u * nc + cls[c]];
+
+				u = v & ~DFA_OUT;
+				if (!(v & DFA_OUT))
+					continue;
+			} else {
+				u = t;
+				if (ac->nodes[u].out == NONE &&
+				    ac->nodes[u].dict == NONE)
+					continue;
+			}
 			for (uint32_t s = ac->nodes[u].out != NONE ? u :
 			    ac->nodes[u].dict; s != NONE; s = ac->nodes[s].dict)
 				for (uint32_t o = ac->nodes[s].out; o != NONE;
