@@ -11,9 +11,8 @@
  *
  * Each table maps a string to the keywords whose pattern it is, and says
  * whether a longer key continues it across a word boundary. Words whose
- * first (last) two bytes begin (end) no key are skipped, and a small
- * bitmap of the keys' hashes answers most look-ups without touching the
- * table. Infix keywords ("*kw*") are left to the caller. */
+ * first (last) bytes begin (end) no key are skipped, and a small bitmap
+ * of the keys' hashes answers most look-ups without touching the table. Infix keywords ("*kw*") are left to the caller. */
 #include "config.h"
 
 #include <stdlib.h>
@@ -30,7 +29,10 @@
 #define MIX_BLOOM	0x85ebca6bu	/* hash -> bitmap bit (top bits) */
 #define BLOOM_PER_KEY	16		/* bitmap bits per key */
 #define BLOOM_MAX_LOG	22		/* at most 512 KiB of bitmap */
-#define EDGE_BITS	65536		/* pairs of bytes */
+#define EDGE1		256
+#define EDGE2		65536
+#define EDGE3		65536
+#define EDGE_BITS	(EDGE1 + EDGE2 + EDGE3)
 
 enum { WE_CONT = 1, WE_INNER = 2 };
 
@@ -67,8 +69,11 @@ struct wtab {
 	uint32_t	 nids;
 	uint64_t	*bloom;		/* a bit per key hash */
 	uint32_t	 bshift;	/* 32 - log2(bits) */
-	uint64_t	*edge;		/* a bit per pair of bytes some key
-					 * starts (forward) or ends with */
+	uint64_t	*edge;		/* the bytes keys start (forward) or
+					 * end with: EDGE1 bits for keys of
+					 * one byte, EDGE2 for the two of a
+					 * key of two, EDGE3 for the (hashed)
+					 * three of longer ones */
 	uint32_t	 maxlen;	/* longest key */
 	uint32_t	 mininner;	/* shortest key looked up inside a word;
 					 * 0 if there is none */
@@ -219,11 +224,55 @@ same_key(const struct wkey *x, const struct wkey *y)
 }
 
 static void
-edge_set(struct wtab *t, unsigned a, unsigned b)
+bit_set(uint64_t *bits, unsigned b)
 {
-	unsigned pr = a << 8 | b;
+	bits[b / 64] |= (uint64_t)1 << (b % 64);
+}
 
-	t->edge[pr / 64] |= (uint64_t)1 << (pr % 64);
+static inline int
+bit_has(const uint64_t *bits, unsigned b)
+{
+	return (bits[b / 64] >> (b % 64)) & 1;
+}
+
+static inline unsigned
+hash3(uint8_t a, uint8_t b, uint8_t c)
+{
+	return ((uint32_t)a << 16 | (uint32_t)b << 8 | c) * MIX_SLOT >> 16;
+}
+
+/* Marks the first (forward) or last (backward) bytes of k[0..n). */
+static void
+edge_set(uint64_t *edge, const uint8_t *k, size_t n, int bwd)
+{
+	if (bwd)
+		k += n < 3 ? 0 : n - 3;
+	if (n == 1)
+		bit_set(edge, k[0]);
+	else if (n == 2)
+		bit_set(edge, EDGE1 + ((unsigned)k[0] << 8 | k[1]));
+	else
+		bit_set(edge, EDGE1 + EDGE2 + hash3(k[0], k[1], k[2]));
+}
+
+/* Whether some key starts with the bytes at x[0..avail) (avail > 0). */
+static inline int
+edge_start(const struct wtab *t, const uint8_t *x, size_t avail)
+{
+	return bit_has(t->edge, x[0]) || (avail >= 2 &&
+	    (bit_has(t->edge, EDGE1 + ((unsigned)x[0] << 8 | x[1])) ||
+	    (avail >= 3 && bit_has(t->edge, EDGE1 + EDGE2 +
+	    hash3(x[0], x[1], x[2])))));
+}
+
+/* Whether some key ends with the bytes before x (avail > 0 of them). */
+static inline int
+edge_end(const struct wtab *t, const uint8_t *x, size_t avail)
+{
+	return bit_has(t->edge, x[-1]) || (avail >= 2 &&
+	    (bit_has(t->edge, EDGE1 + ((unsigned)x[-2] << 8 | x[-1])) ||
+	    (avail >= 3 && bit_has(t->edge, EDGE1 + EDGE2 +
+	    hash3(x[-3], x[-2], x[-1])))));
 }
 
 /* The table of keys[0..n) (sorted, all forward or all backward): one
@@ -291,24 +340,11 @@ wtab_build(struct wtab *t, const struct wkey *keys, size_t n, int bwd)
 		t->slots[s].ent = e + 1;
 		t->bloom[b / 64] |= (uint64_t)1 << (b % 64);
 	}
-	/* A scan looks at a word only if some key starts (ends) with its
-	 * first (last) two bytes: a one-byte key with any byte after
-	 * (before) it. */
+	/* a scan looks at a word only if some key starts (ends) there */
 	t->edge = xcalloc(EDGE_BITS / 64, sizeof(uint64_t));
-	for (uint32_t e = 0; e < t->nents; e++) {
-		const struct went *w = &t->ents[e];
-		const uint8_t *k = (const uint8_t *)w->str;
-		unsigned a, b;
-
-		if (w->len >= 2) {
-			a = bwd ? k[w->len - 2] : k[0];
-			b = bwd ? k[w->len - 1] : k[1];
-			edge_set(t, a, b);
-			continue;
-		}
-		for (unsigned x = 0; x < 256; x++)
-			edge_set(t, bwd ? x : k[0], bwd ? k[0] : x);
-	}
+	for (uint32_t e = 0; e < t->nents; e++)
+		edge_set(t->edge, (const uint8_t *)t->ents[e].str,
+		    t->ents[e].len, bwd);
 }
 
 void
@@ -327,14 +363,6 @@ wordidx_compile(struct wordidx *wi)
 	wi->keys = NULL;
 	wi->keycap = wi->nkeys = 0;
 	wi->compiled = 1;
-}
-
-static inline int
-edge_has(const struct wtab *t, uint8_t a, uint8_t b)
-{
-	unsigned pr = (unsigned)a << 8 | b;
-
-	return (t->edge[pr / 64] >> (pr % 64)) & 1;
 }
 
 static inline int
@@ -386,7 +414,7 @@ scan_fwd(const struct wtab *t, const char *text, const uint8_t *cb,
 		uint32_t h = FNV_BASIS;
 		const struct went *w;
 
-		if (!edge_has(t, (uint8_t)text[s], (uint8_t)text[s + 1]))
+		if (!edge_start(t, (const uint8_t *)text + s, n - s))
 			continue;
 		for (;;) {
 			end = k + 1 < nw ? ws[k + 1] : n;
@@ -427,8 +455,7 @@ scan_bwd(const struct wtab *t, const char *text, const uint8_t *cb,
 		uint32_t h = FNV_BASIS;
 		const struct went *w;
 
-		if (!edge_has(t, e >= 2 ? (uint8_t)text[e - 2] : 0,
-		    (uint8_t)text[e - 1]))
+		if (!edge_end(t, (const uint8_t *)text + e, e))
 			continue;
 		for (;;) {
 			stop = e - ws[k] > t->maxlen ? e - t->maxlen : ws[k];
