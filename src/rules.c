@@ -91,6 +91,9 @@ struct scratch {
 	uint32_t		*mgen;		/* per list or fragment: its value
 					 * is mval if == gen */
 	uint8_t			*mval;
+	uint32_t		*tgen;		/* per tally: count is tcount if
+					 * == gen, else 0 */
+	uint32_t		*tcount;
 	pcre2_match_data	*md;
 };
 
@@ -124,6 +127,8 @@ scratch_get(const struct ruleset *rs0)
 	x->fired = xcalloc(rs->nrules + 1, 1);
 	x->mgen = xcalloc(rs->nmemo + 1, sizeof(uint32_t));
 	x->mval = xcalloc(rs->nmemo + 1, 1);
+	x->tgen = xcalloc(rs->ntally + 1, sizeof(uint32_t));
+	x->tcount = xcalloc(rs->ntally + 1, sizeof(uint32_t));
 	x->md = pcre2_match_data_create(1, NULL);
 	if (x->md == NULL)
 		fatalx("out of memory");
@@ -144,6 +149,8 @@ scratch_free(struct scratch *x)
 	free(x->fired);
 	free(x->mgen);
 	free(x->mval);
+	free(x->tgen);
+	free(x->tcount);
 	pcre2_match_data_free(x->md);
 	free(x);
 }
@@ -213,6 +220,33 @@ atom_match(struct dctx *c, uint32_t id, size_t s, size_t e)
 	x->anm[id]++;
 }
 
+/* A keyword occurred: one more in each long list it is in. */
+static void
+tally_add(struct dctx *c, uint32_t id)
+{
+	const struct ruleset *rs = c->rs;
+	struct scratch *x = c->x;
+
+	if (rs->ntally == 0)
+		return;
+	for (uint32_t i = rs->tfirst[id]; i < rs->tfirst[id + 1]; i++) {
+		uint32_t t = rs->tslot[i];
+
+		if (x->tgen[t] != x->gen) {
+			x->tgen[t] = x->gen;
+			x->tcount[t] = 0;
+		}
+		x->tcount[t]++;
+	}
+}
+
+/* How many keyword kids of tallied list k occurred. */
+static uint32_t
+tally_count(const struct scratch *x, const struct cond *k)
+{
+	return x->tgen[k->tally - 1] == x->gen ? x->tcount[k->tally - 1] : 0;
+}
+
 static int
 kw_hit(void *arg, uint32_t id, size_t s, size_t e)
 {
@@ -231,6 +265,7 @@ kw_hit(void *arg, uint32_t id, size_t s, size_t e)
 	if (c->x->agen[id] != c->x->gen) {
 		atom_touch(c, id, AS_TRUE);
 		mark_candidates(c, a);
+		tally_add(c, id);
 	}
 	atom_match(c, id, nt->cmap[s], nt->cmap[e - 1] + 1);
 	return 0;
@@ -375,6 +410,20 @@ within(struct dctx *c, const struct cond *k)
 	return 0;
 }
 
+/* Whether at least want of the kids of tallied list k that are not
+ * keywords hold. */
+static int
+tally_rest(struct dctx *c, const struct cond *k, int want)
+{
+	const struct tally *ty = &c->rs->tallies[k->tally - 1];
+
+	for (uint32_t i = 0; i < ty->nrest; i++)
+		if (!unseen(c->x, ty->rest[i]) && eval(c, ty->rest[i]) &&
+		    --want <= 0)
+			return 1;
+	return 0;
+}
+
 static int
 eval_cond(struct dctx *c, const struct cond *k)
 {
@@ -391,16 +440,24 @@ eval_cond(struct dctx *c, const struct cond *k)
 				return 0;
 		return 1;
 	case CT_ANY:
+		if (k->tally != 0)
+			return tally_count(x, k) > 0 || tally_rest(c, k, 1);
 		for (i = 0; i < k->nkids; i++)
 			if (!unseen(x, k->kids[i]) && eval(c, k->kids[i]))
 				return 1;
 		return 0;
 	case CT_NONE:
+		if (k->tally != 0)
+			return tally_count(x, k) == 0 && !tally_rest(c, k, 1);
 		for (i = 0; i < k->nkids; i++)
 			if (!unseen(x, k->kids[i]) && eval(c, k->kids[i]))
 				return 0;
 		return 1;
 	case CT_ATLEAST:
+		if (k->tally != 0) {
+			n = (int)tally_count(x, k);
+			return n >= k->n || tally_rest(c, k, k->n - n);
+		}
 		for (i = 0, n = 0; i < k->nkids; i++)
 			if (!unseen(x, k->kids[i]) && eval(c, k->kids[i]) &&
 			    ++n >= k->n)
@@ -450,6 +507,7 @@ run(const struct ruleset *rs, struct scratch *x, const char *text,
 		memset(x->agen, 0, rs->natoms * sizeof(uint32_t));
 		memset(x->rgen, 0, rs->nrules * sizeof(uint32_t));
 		memset(x->mgen, 0, rs->nmemo * sizeof(uint32_t));
+		memset(x->tgen, 0, rs->ntally * sizeof(uint32_t));
 		x->gen = 1;
 	}
 	x->nm = 0;

@@ -71,7 +71,12 @@ struct cond {
 	uint8_t		  type;		/* enum cond_type */
 	uint8_t		  lazy;		/* CT_ATOM: a regex without literals,
 					 * false only once it has run */
-	uint32_t	  atom;		/* CT_ATOM */
+	union {
+		uint32_t  atom;		/* CT_ATOM */
+		uint32_t  tally;	/* CT_ANY, CT_ATLEAST, CT_NONE: if not
+					 * 0, its keyword kids are counted in
+					 * tally slot tally - 1 as they match */
+	};
 	uint32_t	  memo;		/* a list or fragment: its value is
 					 * kept per message in slot memo - 1;
 					 * 0 for other conditions */
@@ -79,6 +84,17 @@ struct cond {
 	uint32_t	  nkids, kcap;
 	struct cond	**kids;		/* room for kcap */
 	const char	 *label;	/* for explain: "keywords", "@name" */
+};
+
+/* A long list of keywords is not walked to see how many of them
+ * occurred: each keyword counts itself in the lists it is in when it
+ * matches, and only the other kids (rest) are evaluated. */
+#define TALLY_MIN		8	/* keyword kids a tallied list has */
+
+struct tally {
+	uint32_t	  nkw;		/* keyword kids, repeats counted */
+	uint32_t	  nrest;
+	struct cond	**rest;		/* the other kids, in order */
 };
 
 struct example {
@@ -134,6 +150,12 @@ struct ruleset {
 	struct atom	 *atoms;
 	size_t		  natoms;
 	uint32_t	  nmemo;	/* lists and fragments (cond memo) */
+	struct tally	 *tallies;	/* cond tally - 1 */
+	uint32_t	  ntally;
+	uint32_t	 *tfirst;	/* per atom (natoms + 1, if ntally):
+					 * its tally slots are tslot[tfirst[a]
+					 * .. tfirst[a + 1]) */
+	uint32_t	 *tslot;
 	char		**files;	/* file names rules point into */
 	size_t		  nfiles;
 	uint32_t	 *always;	/* rules evaluated for every message */

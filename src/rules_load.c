@@ -945,6 +945,96 @@ cmp_u32(const void *a, const void *b)
 	return x < y ? -1 : x > y;
 }
 
+/* The long keyword lists under k (not visited before, per *seen) onto
+ * *out, each with a tally slot. */
+static void
+find_tallies(struct ruleset *rs, struct cond *k, struct cond ***out,
+    size_t *nout, uint8_t *seen)
+{
+	size_t nkw = 0;
+
+	if (k->type == CT_ATOM)
+		return;
+	if (k->memo != 0) {
+		if (seen[k->memo - 1])
+			return;		/* a list or fragment met before */
+		seen[k->memo - 1] = 1;
+	}
+	for (size_t i = 0; i < k->nkids; i++) {
+		const struct cond *kid = k->kids[i];
+
+		if (kid->type == CT_ATOM && rs->atoms[kid->atom].kind == AT_KW)
+			nkw++;
+		else
+			find_tallies(rs, k->kids[i], out, nout, seen);
+	}
+	if ((k->type == CT_ANY || k->type == CT_ATLEAST ||
+	    k->type == CT_NONE) && nkw >= TALLY_MIN) {
+		*out = xrealloc(*out, (*nout + 1) * sizeof(**out));
+		(*out)[(*nout)++] = k;
+		k->tally = (uint32_t)*nout;
+	}
+}
+
+/* Tally slots for the long keyword lists, and each keyword atom's list
+ * of the slots it counts in. */
+static void
+build_tallies(struct ruleset *rs)
+{
+	struct cond **tl = NULL;
+	uint8_t *seen = xcalloc(rs->nmemo + 1, 1);
+	size_t nt = 0, nslot = 0;
+	uint32_t *fill;
+
+	for (size_t i = 0; i < rs->nrules; i++)
+		find_tallies(rs, rs->rules[i].cond, &tl, &nt, seen);
+	free(seen);
+	if (nt == 0)
+		return;
+	rs->ntally = (uint32_t)nt;
+	rs->tallies = arena_alloc(&rs->arena, nt * sizeof(*rs->tallies));
+	rs->tfirst = arena_alloc(&rs->arena,
+	    (rs->natoms + 1) * sizeof(uint32_t));
+	for (size_t t = 0; t < nt; t++) {
+		struct tally *ty = &rs->tallies[t];
+
+		for (size_t i = 0; i < tl[t]->nkids; i++) {
+			const struct cond *kid = tl[t]->kids[i];
+
+			if (kid->type == CT_ATOM &&
+			    rs->atoms[kid->atom].kind == AT_KW) {
+				ty->nkw++;
+				rs->tfirst[kid->atom + 1]++;
+			} else
+				ty->nrest++;
+		}
+		ty->rest = arena_alloc(&rs->arena,
+		    ty->nrest * sizeof(*ty->rest));
+		ty->nrest = 0;
+		nslot += ty->nkw;
+	}
+	for (size_t a = 0; a < rs->natoms; a++)
+		rs->tfirst[a + 1] += rs->tfirst[a];
+	rs->tslot = arena_alloc(&rs->arena, nslot * sizeof(uint32_t));
+	fill = xcalloc(rs->natoms, sizeof(uint32_t));
+	for (size_t t = 0; t < nt; t++) {
+		struct tally *ty = &rs->tallies[t];
+
+		for (size_t i = 0; i < tl[t]->nkids; i++) {
+			struct cond *kid = tl[t]->kids[i];
+
+			if (kid->type == CT_ATOM &&
+			    rs->atoms[kid->atom].kind == AT_KW)
+				rs->tslot[rs->tfirst[kid->atom] +
+				    fill[kid->atom]++] = (uint32_t)t;
+			else
+				ty->rest[ty->nrest++] = kid;
+		}
+	}
+	free(fill);
+	free(tl);
+}
+
 static void
 build_index(struct ruleset *rs)
 {
@@ -1016,6 +1106,7 @@ build_index(struct ruleset *rs)
 				ac_add(rs->litac, a->lits[j],
 				    strlen(a->lits[j]), (uint32_t)i);
 	}
+	build_tallies(rs);
 	wordidx_compile(rs->kwidx);
 	ac_compile(rs->kwac);
 	ac_compile(rs->litac);

@@ -381,6 +381,53 @@ test_shared(void)
 	ruleset_free(rs);
 }
 
+/* Long keyword lists are counted as their keywords match instead of
+ * being walked; the other items are still evaluated in order. */
+static void
+test_long_lists(void)
+{
+	struct ruleset *rs;
+
+	clear_dir();
+	put("l.yaml",
+	    "- list: veel\n"
+	    "  keywords: [aap, noot, mies, wim, zus, jet, teun, vuur, gijs,"
+	    " \"/\\\\bkees\\\\b/\"]\n"
+	    "- id: any\n"
+	    "  category: brand\n"
+	    "  keywords: [\"@veel\"]\n"
+	    "- id: two\n"
+	    "  category: diefstal\n"
+	    "  at-least: {n: 2, of: [lam, kip, koe, geit, paard, ezel, hond,"
+	    " kat, kip, \"@veel\", \"/\\\\bmuis\\\\b/\"]}\n"
+	    "- id: none\n"
+	    "  category: overlast\n"
+	    "  keywords: [herrie]\n"
+	    "  unless: [een, twee, drie, vier, vijf, zes, zeven, acht,"
+	    " \"/\\\\bnegen\\\\b/\"]\n");
+	rs = load(NULL);
+	ok(rs != NULL, "long lists load");
+	if (rs == NULL)
+		return;
+	DEC(rs, "de teun", "brand/normaal any", "any: a keyword of a long list");
+	DEC(rs, "kees", "brand/normaal any", "any: the regex of a long list");
+	DEC(rs, "niks", "-/-", "any: nothing");
+	DEC(rs, "een lam", "-/-", "at-least 2: one keyword is not enough...");
+	DEC(rs, "een lam, een lam", "-/-", "... even twice in the message");
+	DEC(rs, "een kip", "diefstal/normaal two",
+	    "... but one listed twice counts twice");
+	DEC(rs, "lam en geit", "diefstal/normaal two", "... two are");
+	DEC(rs, "hond en muis", "diefstal/normaal two",
+	    "... a keyword and a regex");
+	DEC(rs, "paard en vuur", "diefstal/normaal any,two",
+	    "... a keyword and a list");
+	DEC(rs, "herrie", "overlast/normaal none", "unless over a long list");
+	DEC(rs, "herrie om zeven", "-/-", "... blocked by a keyword");
+	DEC(rs, "herrie om negen", "-/-", "... blocked by its regex");
+	DEC(rs, "herrie", "overlast/normaal none", "... and not the next time");
+	ruleset_free(rs);
+}
+
 static void
 test_cues(void)
 {
@@ -788,6 +835,7 @@ main(void)
 	test_word_forms();
 	test_conditions();
 	test_shared();
+	test_long_lists();
 	test_cues();
 	test_errors();
 	test_hostile();
