@@ -12,7 +12,8 @@
  * Each table maps a string to the keywords whose pattern it is, and says
  * whether a longer key continues it across a word boundary. Words whose
  * first (last) bytes begin (end) no key are skipped, and a small bitmap
- * of the keys' hashes answers most look-ups without touching the table. Infix keywords ("*kw*") are left to the caller. */
+ * of the keys' hashes answers most look-ups without touching the table.
+ * Infix keywords ("*kw*") are left to the caller. */
 #include "config.h"
 
 #include <stdlib.h>
@@ -332,13 +333,12 @@ wtab_build(struct wtab *t, const struct wkey *keys, size_t n, int bwd)
 		uint32_t h = bwd ? hash_bwd(w->str, w->len) :
 		    hash_fwd(w->str, w->len);
 		uint32_t s = (h * MIX_SLOT) >> t->shift;
-		uint32_t b = (h * MIX_BLOOM) >> t->bshift;
 
 		while (t->slots[s].ent != 0)
 			s = (s + 1) & t->mask;
 		t->slots[s].hash = h;
 		t->slots[s].ent = e + 1;
-		t->bloom[b / 64] |= (uint64_t)1 << (b % 64);
+		bit_set(t->bloom, (h * MIX_BLOOM) >> t->bshift);
 	}
 	/* a scan looks at a word only if some key starts (ends) there */
 	t->edge = xcalloc(EDGE_BITS / 64, sizeof(uint64_t));
@@ -368,9 +368,7 @@ wordidx_compile(struct wordidx *wi)
 static inline int
 bloom_has(const struct wtab *t, uint32_t h)
 {
-	uint32_t b = (h * MIX_BLOOM) >> t->bshift;
-
-	return (t->bloom[b / 64] >> (b % 64)) & 1;
+	return bit_has(t->bloom, (h * MIX_BLOOM) >> t->bshift);
 }
 
 /* The entry for s[0..n) with hash h, or NULL. */
