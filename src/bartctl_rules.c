@@ -205,12 +205,37 @@ no:
 	return 0;
 }
 
+/* The next line of a message file from *pos (before end) that is neither
+ * blank nor a # comment: NUL-terminated in place, a trailing CR removed,
+ * *lineno its number. NULL at the end. */
+static char *
+next_line(char **pos, char *end, int *lineno)
+{
+	while (*pos < end) {
+		char *line = *pos, *nl = memchr(line, '\n', (size_t)(end - line));
+		size_t tl;
+
+		(*lineno)++;
+		if (nl != NULL) {
+			*nl = '\0';
+			*pos = nl + 1;
+		} else
+			*pos = end;
+		tl = strlen(line);
+		if (tl > 0 && line[tl - 1] == '\r')
+			line[--tl] = '\0';
+		if (tl > 0 && line[0] != '#')
+			return line;
+	}
+	return NULL;
+}
+
 static int
 rules_test(int json, int require, const char *dir, const char *file)
 {
 	struct ruleset *rs;
 	struct tally t;
-	char *data, *line, *next;
+	char *data, *line, *pos;
 	size_t len;
 	int lineno = 0, ok;
 
@@ -222,23 +247,13 @@ rules_test(int json, int require, const char *dir, const char *file)
 		return 1;
 	}
 	memset(&t, 0, sizeof(t));
-	for (line = data; line < data + len; line = next) {
+	pos = data;
+	while ((line = next_line(&pos, data + len, &lineno)) != NULL) {
 		struct decision dc;
 		enum urgency urg = URG_NONE;
 		int cat = -1, labelled;
 		char *text = line;
-		size_t tl;
 
-		lineno++;
-		if ((next = memchr(line, '\n', data + len - line)) != NULL)
-			*next++ = '\0';
-		else
-			next = data + len;
-		tl = strlen(line);
-		if (tl > 0 && line[tl - 1] == '\r')
-			line[--tl] = '\0';
-		if (line[0] == '#' || tl == 0)
-			continue;
 		labelled = parse_label(line, &cat, &urg, &text);
 		if (ruleset_decide(rs, text, strlen(text), &dc) == -1) {
 			fprintf(stderr, "bartctl: line %d: decision failed\n",
@@ -371,7 +386,7 @@ rules_learn(unsigned min, const char *dir, char **files, int nfiles)
 	l = wm_learner_new();
 	normtext_init(&nt);
 	for (int f = 0; f < nfiles; f++) {
-		char *data, *line, *next;
+		char *data, *line, *pos;
 		size_t len;
 		int lineno = 0;
 
@@ -380,22 +395,12 @@ rules_learn(unsigned min, const char *dir, char **files, int nfiles)
 			    strerror(errno));
 			goto out;
 		}
-		for (line = data; line < data + len; line = next) {
+		pos = data;
+		while ((line = next_line(&pos, data + len, &lineno)) != NULL) {
 			enum urgency urg = URG_NONE;
 			int cat;
 			char *text;
-			size_t tl;
 
-			lineno++;
-			if ((next = memchr(line, '\n', data + len - line)))
-				*next++ = '\0';
-			else
-				next = data + len;
-			tl = strlen(line);
-			if (tl > 0 && line[tl - 1] == '\r')
-				line[--tl] = '\0';
-			if (line[0] == '#' || tl == 0)
-				continue;
 			if (!parse_label(line, &cat, &urg, &text)) {
 				fprintf(stderr, "%s:%d: not a labelled line "
 				    "(category<TAB>urgency<TAB>text); "
